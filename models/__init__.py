@@ -1,0 +1,1 @@
+"""The model library, installed as ``sourced_neuron.models``: one YAML file per model."""

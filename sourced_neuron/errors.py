@@ -1,0 +1,78 @@
+"""The package's exception hierarchy and the diagnostics that model checks produce.
+
+Every error caused by user input is one of these types; the command line prints their
+message and exits non-zero instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in a model file.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the offending text.
+    source : str
+        The file (or ``"<string>"``) the model came from.
+    field : str
+        The model file key, e.g. ``"equations"`` or ``"parameters.tau_m"``.
+    line : int or None
+        1-based line in the source, where known.
+    """
+
+    message: str
+    source: str = "<string>"
+    field: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.field:
+            where += f" [{self.field}]"
+        return f"{where}: {self.message}"
+
+
+class SourcedNeuronError(Exception):
+    """Base class of every error raised by sourced_neuron."""
+
+
+class ModelError(SourcedNeuronError, ValueError):
+    """A model file or model definition is invalid.
+
+    Carries every problem found, so one run of the checks reports them all.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str):
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(diagnostics)]
+        elif isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class InputError(SourcedNeuronError, ValueError):
+    """A value passed to a public function is invalid (unknown name, bad stimulus, ...)."""
+
+
+class UnitError(InputError):
+    """A value has the wrong physical dimension or cannot be read as a quantity."""
+
+
+class BackendUnavailableError(SourcedNeuronError, RuntimeError):
+    """A backend or export target is unknown, not installed or not implemented."""
+
+
+class UnsupportedFeatureError(SourcedNeuronError, ValueError):
+    """A backend cannot honour a request (a numerical method, a stimulus kind, ...)."""
+
+
+class SimulationError(SourcedNeuronError, RuntimeError):
+    """The simulator failed while building or running a model."""

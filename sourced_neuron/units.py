@@ -1,0 +1,146 @@
+"""Values with units at the package boundary: strings, ``quantities`` and Brian2 quantities.
+
+Inside the package every physical value is a Brian2 quantity (or a float when
+dimensionless). This module converts what users pass in and what Neo needs out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import quantities as pq
+from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions
+
+from .errors import UnitError
+from .expressions import UNITS, ExpressionError, dimension_text, evaluate, names_in, parse_value
+
+__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "to_neo"]
+
+# Brian2's base dimensions, in the order of Dimension._dims, and their ``quantities`` units.
+_PQ_BASE = (pq.m, pq.kg, pq.s, pq.A, pq.K, pq.mol, pq.cd)
+_PQ_BY_NAME = {"m": 0, "kg": 1, "s": 2, "A": 3, "K": 4, "mol": 5, "cd": 6}
+
+# Units used for recorded signals and displayed values, by dimension (SI base otherwise).
+_DISPLAY = {
+    "volt": ("mV", pq.mV),
+    "amp": ("pA", pq.pA),
+    "siemens": ("nS", pq.nS),
+    "second": ("ms", pq.ms),
+    "farad": ("pF", pq.pF),
+    "ohm": ("Mohm", pq.MOhm),
+    "hertz": ("Hz", pq.Hz),
+}
+
+
+def _named(dim: Dimension) -> str | None:
+    for name in _DISPLAY:
+        if get_dimensions(UNITS[name]) == dim:
+            return name
+    return None
+
+
+def as_quantity(value: Any, what: str = "value", dimension: Dimension | None = None):
+    """Convert a user value to a Brian2 quantity (or float when dimensionless).
+
+    Parameters
+    ----------
+    value : str, number, array, ``quantities.Quantity`` or Brian2 ``Quantity``
+        E.g. ``"10 pA"``, ``0.02``, ``10 * pq.pA`` or ``10 * brian2.pA``.
+    what : str
+        Names the value in error messages.
+    dimension : Dimension, optional
+        When given, the value must have this dimension.
+
+    Raises
+    ------
+    UnitError
+        The value cannot be read as a quantity, or has the wrong dimension.
+    """
+    if isinstance(value, Quantity):
+        result = value
+    elif isinstance(value, pq.Quantity):
+        simplified = value.simplified
+        dims = [0.0] * 7
+        for unit, power in simplified.dimensionality.items():
+            symbol = unit.dimensionality.string
+            if symbol not in _PQ_BY_NAME:
+                raise UnitError(f"{what}: cannot convert unit {value.dimensionality.string!r}")
+            dims[_PQ_BY_NAME[symbol]] += float(power)
+        result = Quantity(np.asarray(simplified.magnitude, dtype=float), dim=Dimension(dims))
+    elif isinstance(value, bool):
+        raise UnitError(f"{what}: expected a number with units, got a boolean")
+    elif isinstance(value, int | float | np.integer | np.floating):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            tree = parse_value(value)
+            unknown = sorted(n for n in names_in(tree) if n not in UNITS)
+            if unknown:
+                raise ExpressionError(f"{', '.join(map(repr, unknown))} is not a unit")
+            result = evaluate(tree, UNITS.__getitem__)
+        except ExpressionError as exc:
+            raise UnitError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
+    elif isinstance(value, list | tuple | np.ndarray):
+        items = [as_quantity(v, what) for v in np.asarray(value, dtype=object).ravel()]
+        dims = {get_dimensions(i) for i in items}
+        if len(dims) > 1:
+            raise UnitError(f"{what}: the elements have different units")
+        magnitudes = np.asarray([float(np.asarray(i)) for i in items]).reshape(np.shape(value))
+        result = Quantity(magnitudes, dim=dims.pop() if dims else DIMENSIONLESS)
+    else:
+        raise UnitError(f"{what}: expected a number with units such as '10 pA', got {type(value).__name__}")
+    if isinstance(result, Quantity) and result.dim == DIMENSIONLESS:
+        result = np.asarray(result, dtype=float)
+        result = float(result) if result.ndim == 0 else result
+    if np.any(~np.isfinite(np.asarray(result, dtype=float))):
+        raise UnitError(f"{what}: {value!r} is not finite")
+    if dimension is not None:
+        check_dimension(result, dimension, what)
+    return result
+
+
+def check_dimension(value, dimension: Dimension, what: str) -> None:
+    """Raise :class:`UnitError` unless ``value`` has ``dimension``, naming both units."""
+    have = get_dimensions(value)
+    if have != dimension:
+        raise UnitError(
+            f"{what} must have units of {dimension_text(dimension)}, "
+            f"but {value!r} has units of {dimension_text(have)}"
+        )
+
+
+def neo_unit(dim: Dimension) -> tuple[str, pq.Quantity]:
+    """The unit a variable of this dimension is reported in: (Brian2 name, ``quantities`` unit)."""
+    named = _named(dim)
+    if named:
+        return _DISPLAY[named]
+    if dim == DIMENSIONLESS:
+        return "1", pq.dimensionless
+    unit = pq.dimensionless
+    for base, power in zip(_PQ_BASE, dim._dims, strict=True):
+        if power:
+            unit = unit * base ** float(power)
+    names = ("meter", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+    brian_name = "*".join(f"{n}**{float(p):g}" for n, p in zip(names, dim._dims, strict=True) if p)
+    return brian_name, unit
+
+
+def to_neo(value) -> pq.Quantity:
+    """Convert a Brian2 quantity (or float) to a ``quantities`` object in its display unit."""
+    dim = get_dimensions(value)
+    name, unit = neo_unit(dim)
+    if dim == DIMENSIONLESS:
+        return np.asarray(value, dtype=float) * pq.dimensionless
+    return np.asarray(value / UNITS[name] if name in UNITS else np.asarray(value), dtype=float) * unit
+
+
+def format_quantity(value) -> str:
+    """Print a value the way model files write it, e.g. ``"-65.0 mV"`` or ``"0.02"``."""
+    dim = get_dimensions(value)
+    if dim == DIMENSIONLESS:
+        return repr(float(value))
+    name, _ = neo_unit(dim)
+    if name in UNITS:
+        return f"{float(value / UNITS[name])!r} {name}"
+    return f"{float(np.asarray(value))!r} {name}"
