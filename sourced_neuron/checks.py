@@ -129,12 +129,16 @@ def build_model(text: str, source: str = "<string>") -> NeuronModel:
 
 def model_names_used(model: NeuronModel) -> set[str]:
     """Every name read by the model's expressions."""
+    return _names_used(model.equations, model.threshold, model.reset, model.refractory, dict(model.initial))
+
+
+def _names_used(equations, threshold, reset, refractory, initial) -> set[str]:
     used: set[str] = set()
-    texts = [e.expression for e in model.equations if e.expression]
-    texts += [model.threshold] if model.threshold else []
-    texts += [stmt.split("=", 1)[1] for stmt in model.reset]
-    texts += [model.refractory.expression] if model.refractory else []
-    texts += [v.expression for _, v in model.initial]
+    texts = [e.expression for e in equations if e.expression]
+    texts += [threshold] if threshold else []
+    texts += [stmt.split("=", 1)[1] for stmt in reset]
+    texts += [refractory.expression] if refractory else []
+    texts += [v.expression for v in initial.values()]
     for t in texts:
         used |= ex.names_in(ex.parse(t))
     return used
@@ -193,6 +197,15 @@ class _Builder:
         presets = self.presets(equations, parameters)
         numerics = self.numerics(equations)
         synapses = self.synapses()
+        used = _names_used(equations, threshold, reset, refractory, initial)
+        for parameter in parameters:
+            if parameter not in used and parameter in self.symbols:
+                self.problem(
+                    f"parameter {parameter!r} is never used in the equations, threshold, reset, "
+                    "refractory or initial values",
+                    "parameters",
+                    parameter,
+                )
         if self.problems:
             raise ModelError(self.problems)
         model = NeuronModel(
@@ -210,9 +223,6 @@ class _Builder:
             synapses=tuple(synapses),
             source=self.loc.source,
         )
-        self.check_unused(model, parameters)
-        if self.problems:
-            raise ModelError(self.problems)
         return model
 
     def model_name(self) -> str:
@@ -302,7 +312,9 @@ class _Builder:
             if not self.check_identifier(name, "parameter", "parameters", name):
                 continue
             if name == INPUT:
-                self.problem(f"{INPUT} is the injected current, set by the stimulus, not a parameter", "parameters", name)
+                self.problem(
+                    f"{INPUT} is the injected current, set by the stimulus, not a parameter", "parameters", name
+                )
                 continue
             parsed = self.literal(value, "parameters", name)
             if parsed is not None:
@@ -497,7 +509,7 @@ class _Builder:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                cycle = trail[trail.index(name):] + [name]
+                cycle = [*trail[trail.index(name) :], name]
                 self.problems.append(
                     Diagnostic(
                         f"subexpressions depend on each other in a cycle: {' -> '.join(cycle)}",
@@ -509,7 +521,7 @@ class _Builder:
                 return
             state[name] = 1
             for dep in sorted(subs[name] & subs.keys()):
-                visit(dep, trail + [name])
+                visit(dep, [*trail, name])
             state[name] = 2
 
         for name in subs:
@@ -527,7 +539,9 @@ class _Builder:
             return None
         dim = self.dimension(tree, f"{key} {raw.strip()!r}", key)
         if dim is not None and dim is not ex.BOOLEAN:
-            self.problem(f"{key} {raw.strip()!r} must be a condition, but it has units of {ex.dimension_text(dim)}", key)
+            self.problem(
+                f"{key} {raw.strip()!r} must be a condition, but it has units of {ex.dimension_text(dim)}", key
+            )
         return ex.normalise(tree)
 
     def refractory(self) -> Refractory | None:
@@ -535,8 +549,9 @@ class _Builder:
         if raw is None:
             return None
         if not isinstance(raw, str):
-            self.problem(f"refractory must be a duration ('2 ms'), a parameter name or a condition, got {raw!r}",
-                         "refractory")
+            self.problem(
+                f"refractory must be a duration ('2 ms'), a parameter name or a condition, got {raw!r}", "refractory"
+            )
             return None
         try:
             tree = ex.parse_value(raw)
@@ -573,14 +588,15 @@ class _Builder:
                 continue
             match = _RESET_RE.match(code)
             if not match:
-                self.problem(f"reset statement {code!r} must be 'name = expr' or 'name += expr'", "reset", offset=offset)
+                self.problem(
+                    f"reset statement {code!r} must be 'name = expr' or 'name += expr'", "reset", offset=offset
+                )
                 continue
             target, op = match.group("target"), match.group("op")
             if target not in writable:
                 what = "a constant parameter" if target in self.symbols else "not a state variable"
                 self.problem(
-                    f"reset statement {code!r} assigns to {target!r}, which is {what}"
-                    f"{_suggestion(target, writable)}",
+                    f"reset statement {code!r} assigns to {target!r}, which is {what}{_suggestion(target, writable)}",
                     "reset",
                     offset=offset,
                 )
@@ -629,15 +645,21 @@ class _Builder:
             return None
         for name in sorted(ex.names_in(tree)):
             if name not in ex.UNITS and not allowed(name):
-                self.problem(f"{context}: {text!r} may not use {name!r} here (only parameters, units and states "
-                             f"initialised before it){_suggestion(name, self.symbols)}", *path)
+                self.problem(
+                    f"{context}: {text!r} may not use {name!r} here (only parameters, units and states "
+                    f"initialised before it){_suggestion(name, self.symbols)}",
+                    *path,
+                )
                 return None
         have = self.dimension(tree, context, *path)
         if have is None:
             return None
         if have is ex.BOOLEAN or have != dim:
-            self.problem(f"{context}: {text.strip()!r} has units of {ex.dimension_text(have)} but the variable "
-                         f"has units of {ex.dimension_text(dim)}", *path)
+            self.problem(
+                f"{context}: {text.strip()!r} has units of {ex.dimension_text(have)} but the variable "
+                f"has units of {ex.dimension_text(dim)}",
+                *path,
+            )
             return None
         return InitialValue(ex.normalise(tree), text.strip())
 
@@ -653,8 +675,11 @@ class _Builder:
         result = {}
         for name, value in raw.items():
             if name not in variables:
-                self.problem(f"initial value for {name!r}, which is not a state variable"
-                             f"{_suggestion(str(name), variables)}", "initial", name)
+                self.problem(
+                    f"initial value for {name!r}, which is not a state variable{_suggestion(str(name), variables)}",
+                    "initial",
+                    name,
+                )
                 continue
             init = self.value_expression(
                 value,
@@ -668,8 +693,11 @@ class _Builder:
             if init is not None:
                 result[name] = init
         for eq in equations:
-            if eq.kind == "parameter" and eq.name != INPUT and eq.name not in result and eq.name not in self.data.get(
-                "parameters", {}
+            if (
+                eq.kind == "parameter"
+                and eq.name != INPUT
+                and eq.name not in result
+                and eq.name not in self.data.get("parameters", {})
             ):
                 self.problems.append(
                     Diagnostic(
@@ -715,8 +743,11 @@ class _Builder:
                     params.append((name, parsed))
                 elif name in states:
                     init = self.value_expression(
-                        value, self.symbols[name], f"preset {preset!r}: initial value of {name!r}",
-                        lambda n: self.kinds.get(n) == "constant", *path,
+                        value,
+                        self.symbols[name],
+                        f"preset {preset!r}: initial value of {name!r}",
+                        lambda n: self.kinds.get(n) == "constant",
+                        *path,
                     )
                     if init is not None:
                         initial.append((name, init))
@@ -740,27 +771,35 @@ class _Builder:
             return default
         for key in raw:
             if key not in ("method", "dt"):
-                self.problem(f"unknown key {key!r} in numerics{_suggestion(str(key), ('method', 'dt'))}",
-                             "numerics", key)
+                self.problem(
+                    f"unknown key {key!r} in numerics{_suggestion(str(key), ('method', 'dt'))}", "numerics", key
+                )
         method = raw.get("method", default.method)
         if method not in METHODS:
-            self.problem(f"unknown method {method!r}{_suggestion(str(method), METHODS)}; methods: {', '.join(METHODS)}",
-                         "numerics", "method")
+            self.problem(
+                f"unknown method {method!r}{_suggestion(str(method), METHODS)}; methods: {', '.join(METHODS)}",
+                "numerics",
+                "method",
+            )
             method = default.method
         dt = default.dt
         if "dt" in raw:
             parsed = self.literal(raw["dt"], "numerics", "dt")
             if parsed is not None:
                 if parsed.dimension != SECOND:
-                    self.problem(f"dt {parsed.text!r} must be a duration, it has units of "
-                                 f"{ex.dimension_text(parsed.dimension)}", "numerics", "dt")
+                    self.problem(
+                        f"dt {parsed.text!r} must be a duration, it has units of {ex.dimension_text(parsed.dimension)}",
+                        "numerics",
+                        "dt",
+                    )
                 elif parsed.magnitude <= 0:
                     self.problem(f"dt {parsed.text!r} must be positive", "numerics", "dt")
                 else:
                     dt = parsed
         if noisy and method != "euler":
-            self.problem(f"method {method!r} cannot integrate equations with white noise (xi); use 'euler'",
-                         "numerics", "method")
+            self.problem(
+                f"method {method!r} cannot integrate equations with white noise (xi); use 'euler'", "numerics", "method"
+            )
         return Numerics(method, dt)
 
     def synapses(self) -> list[ReceptorPort]:
@@ -780,16 +819,21 @@ class _Builder:
                 continue
             for key in spec:
                 if key not in _SYNAPSE_KEYS:
-                    self.problem(f"unknown key {key!r} in receptor port {port!r}{_suggestion(str(key), _SYNAPSE_KEYS)}",
-                                 *path, key)
+                    self.problem(
+                        f"unknown key {key!r} in receptor port {port!r}{_suggestion(str(key), _SYNAPSE_KEYS)}",
+                        *path,
+                        key,
+                    )
             kind, kernel = spec.get("type"), spec.get("kernel")
             if kind not in ("current", "conductance"):
-                self.problem(f"receptor port {port!r}: type must be 'current' or 'conductance', got {kind!r}",
-                             *path, "type")
+                self.problem(
+                    f"receptor port {port!r}: type must be 'current' or 'conductance', got {kind!r}", *path, "type"
+                )
                 continue
             if kernel not in ("delta", "exp", "alpha"):
-                self.problem(f"receptor port {port!r}: kernel must be 'delta', 'exp' or 'alpha', got {kernel!r}",
-                             *path, "kernel")
+                self.problem(
+                    f"receptor port {port!r}: kernel must be 'delta', 'exp' or 'alpha', got {kernel!r}", *path, "kernel"
+                )
                 continue
             tau = e_rev = None
             if kernel == "delta":
@@ -800,8 +844,9 @@ class _Builder:
             if kind == "conductance":
                 e_rev = self.port_value(spec, "E_rev", VOLT, port, path)
                 if kernel == "delta":
-                    self.problem(f"receptor port {port!r}: a conductance port needs an 'exp' or 'alpha' kernel",
-                                 *path, "kernel")
+                    self.problem(
+                        f"receptor port {port!r}: a conductance port needs an 'exp' or 'alpha' kernel", *path, "kernel"
+                    )
             elif "E_rev" in spec:
                 self.problem(f"receptor port {port!r}: a current port has no reversal potential", *path, "E_rev")
             result.append(ReceptorPort(port, kind, kernel, tau, e_rev))
@@ -813,17 +858,14 @@ class _Builder:
             return None
         value = self.literal(spec[key], *path, key)
         if value is not None and value.dimension != dim:
-            self.problem(f"receptor port {port!r}: {key} {value.text!r} has units of "
-                         f"{ex.dimension_text(value.dimension)}, needs {ex.dimension_text(dim)}", *path, key)
+            self.problem(
+                f"receptor port {port!r}: {key} {value.text!r} has units of "
+                f"{ex.dimension_text(value.dimension)}, needs {ex.dimension_text(dim)}",
+                *path,
+                key,
+            )
             return None
         if value is not None and key == "tau" and value.magnitude <= 0:
             self.problem(f"receptor port {port!r}: tau must be positive", *path, key)
             return None
         return value
-
-    def check_unused(self, model: NeuronModel, parameters: dict[str, Value]) -> None:
-        used = model_names_used(model)
-        for name in parameters:
-            if name not in used:
-                self.problem(f"parameter {name!r} is never used in the equations, threshold, reset, "
-                             "refractory or initial values", "parameters", name)

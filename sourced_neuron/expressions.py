@@ -14,7 +14,6 @@ import ast
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
@@ -56,6 +55,9 @@ _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _NUMBER_UNIT_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s+([A-Za-z(].*)$")
 
+#: Unit spellings accepted in ``NUMBER UNIT`` values only (they stay free as variable names).
+VALUE_ALIASES = {"s": "second"}
+
 MAX_LENGTH = 4000
 MAX_DEPTH = 100
 MAX_EXPONENT = 16
@@ -79,12 +81,38 @@ class _Boolean:
 BOOLEAN = _Boolean()
 
 
+_NAMED = (
+    "volt",
+    "amp",
+    "siemens",
+    "farad",
+    "ohm",
+    "second",
+    "meter",
+    "coulomb",
+    "mole",
+    "molar",
+    "joule",
+    "watt",
+    "kilogram",
+    "kelvin",
+)
+_DENOMINATORS = ("", " / second", " / second ** 2", " * second", " / meter ** 2", " / meter ** 3", " * meter ** 2")
+
+
 def dimension_text(dim: Dimension | _Boolean) -> str:
     """Return a readable name for a physical dimension, e.g. ``"volt / second"``."""
     if dim is BOOLEAN:
         return "boolean"
-    if dim is DIMENSIONLESS:
+    if dim == DIMENSIONLESS:
         return "1 (dimensionless)"
+    for suffix in _DENOMINATORS:
+        for name in _NAMED:
+            tree = ast.parse(f"{name}{suffix}", mode="eval").body
+            if get_dimensions(evaluate(tree, UNITS.__getitem__)) == dim:
+                return f"{name}{suffix}"
+    if dim == get_dimensions(UNITS["second"]) ** -1:
+        return "1 / second"
     return repr(get_unit(dim))
 
 
@@ -226,9 +254,7 @@ def infer_dimension(node: ast.expr, lookup: Callable[[str], Dimension | _Boolean
         return ast.unparse(n)
 
     def mismatch(n: ast.AST, what: str, a, b) -> ExpressionError:
-        return ExpressionError(
-            f"{what} in {text(n)!r}: {dimension_text(a)} and {dimension_text(b)} do not match"
-        )
+        return ExpressionError(f"{what} in {text(n)!r}: {dimension_text(a)} and {dimension_text(b)} do not match")
 
     def need_number(n: ast.expr, d, context: str) -> None:
         if d is BOOLEAN:
@@ -447,6 +473,9 @@ def parse_value(text: str) -> ast.expr:
     match = _NUMBER_UNIT_RE.match(text)
     if match:
         unit_tree = parse(match.group(2))
+        for node in ast.walk(unit_tree):
+            if isinstance(node, ast.Name) and node.id in VALUE_ALIASES:
+                node.id = VALUE_ALIASES[node.id]
         for name in names_in(unit_tree):
             if name not in UNITS:
                 raise ExpressionError(

@@ -66,8 +66,11 @@ class Value:
     def of(cls, quantity, text: str | None = None) -> Value:
         """Make a value from a Brian2 quantity or float."""
         dim = get_dimensions(quantity)
-        return cls(float(quantity / Quantity(1.0, dim=dim)) if dim != DIMENSIONLESS else float(quantity),
-                   _dims(dim), text if text is not None else format_quantity(quantity))
+        return cls(
+            float(quantity / Quantity(1.0, dim=dim)) if dim != DIMENSIONLESS else float(quantity),
+            _dims(dim),
+            text if text is not None else format_quantity(quantity),
+        )
 
     @property
     def dimension(self) -> Dimension:
@@ -342,6 +345,25 @@ class NeuronModel:
             return AMP
         raise InputError(f"model {self.name!r} has no variable or parameter {name!r}{_suggest(name, self.names())}")
 
+    def lookup_dimension(self, name: str) -> Dimension:
+        """Dimension of any name the model's expressions may read (variables, units, ``t``, ``xi``).
+
+        Raises
+        ------
+        ExpressionError
+            For an unknown name.
+        """
+        if name in ("t", "dt"):
+            return SECOND
+        if name == "xi" or name.startswith("xi_"):
+            return SECOND**-0.5
+        if name in ex.UNITS:
+            return get_dimensions(ex.UNITS[name])
+        try:
+            return self.dimension_of(name)
+        except InputError as exc:
+            raise ex.ExpressionError(str(exc)) from None
+
     def names(self) -> tuple[str, ...]:
         """Every name the model defines (variables, subexpressions, parameters)."""
         return tuple(dict.fromkeys([e.name for e in self.equations] + list(self.parameter_names)))
@@ -391,7 +413,9 @@ class NeuronModel:
                     raise UnitError(f"parameter {name!r} of model {self.name!r} takes one value, not an array")
                 params[name] = Value.of(quantity, raw if isinstance(raw, str) else None)
             elif name in self.state_variables or name in self.per_neuron_parameters:
-                quantity = as_quantity(raw, f"initial value of {name!r} in model {self.name!r}", self.dimension_of(name))
+                quantity = as_quantity(
+                    raw, f"initial value of {name!r} in model {self.name!r}", self.dimension_of(name)
+                )
                 initial[name] = InitialValue(ex.normalise(_literal(quantity)), format_quantity(quantity))
             else:
                 valid = self.parameter_names + self.state_variables + self.per_neuron_parameters
@@ -419,7 +443,9 @@ class NeuronModel:
         numerics = self.numerics
         if method is not None:
             if method not in METHODS:
-                raise InputError(f"unknown numerical method {method!r}{_suggest(method, METHODS)}; methods: {', '.join(METHODS)}")
+                raise InputError(
+                    f"unknown numerical method {method!r}{_suggest(method, METHODS)}; methods: {', '.join(METHODS)}"
+                )
             numerics = replace(numerics, method=method)
         if dt is not None:
             quantity = as_quantity(dt, "dt", SECOND)

@@ -15,7 +15,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, ge
 from .errors import UnitError
 from .expressions import UNITS, ExpressionError, dimension_text, evaluate, names_in, parse_value
 
-__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "to_neo"]
+__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "si_to_neo", "to_neo"]
 
 # Brian2's base dimensions, in the order of Dimension._dims, and their ``quantities`` units.
 _PQ_BASE = (pq.m, pq.kg, pq.s, pq.A, pq.K, pq.mol, pq.cd)
@@ -105,8 +105,7 @@ def check_dimension(value, dimension: Dimension, what: str) -> None:
     have = get_dimensions(value)
     if have != dimension:
         raise UnitError(
-            f"{what} must have units of {dimension_text(dimension)}, "
-            f"but {value!r} has units of {dimension_text(have)}"
+            f"{what} must have units of {dimension_text(dimension)}, but {value!r} has units of {dimension_text(have)}"
         )
 
 
@@ -126,13 +125,18 @@ def neo_unit(dim: Dimension) -> tuple[str, pq.Quantity]:
     return brian_name, unit
 
 
+def si_to_neo(values, dim: Dimension) -> pq.Quantity:
+    """Magnitudes in SI units of dimension ``dim`` as a ``quantities`` array in the display unit."""
+    name, unit = neo_unit(dim)
+    values = np.asarray(values, dtype=float)
+    if name in UNITS:
+        return values / float(UNITS[name] / Quantity(1.0, dim=dim)) * unit
+    return values * unit
+
+
 def to_neo(value) -> pq.Quantity:
     """Convert a Brian2 quantity (or float) to a ``quantities`` object in its display unit."""
-    dim = get_dimensions(value)
-    name, unit = neo_unit(dim)
-    if dim == DIMENSIONLESS:
-        return np.asarray(value, dtype=float) * pq.dimensionless
-    return np.asarray(value / UNITS[name] if name in UNITS else np.asarray(value), dtype=float) * unit
+    return si_to_neo(np.asarray(value), get_dimensions(value))
 
 
 def format_quantity(value) -> str:

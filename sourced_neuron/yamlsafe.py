@@ -89,7 +89,7 @@ def load(text: str, source: str = "<string>") -> tuple[object, Locator]:
     if problems:
         raise ModelError(problems)
     try:
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader, and tags were checked above
+        data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ModelError(_yaml_diagnostic(exc, source)) from None
     except (ValueError, OverflowError, RecursionError) as exc:
@@ -128,8 +128,8 @@ def _walk(node: yaml.Node, path: tuple, locator: Locator, problems: list, seen: 
         locator.text_lines[path] = line + 1 if node.style in ("|", ">") else line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            locator.key_lines.setdefault(path + (index,), item.start_mark.line + 1)
-            _walk(item, path + (index,), locator, problems, seen, depth + 1)
+            locator.key_lines.setdefault((*path, index), item.start_mark.line + 1)
+            _walk(item, (*path, index), locator, problems, seen, depth + 1)
     elif isinstance(node, yaml.MappingNode):
         keys: dict = {}
         for key_node, value_node in node.value:
@@ -146,11 +146,11 @@ def _walk(node: yaml.Node, path: tuple, locator: Locator, problems: list, seen: 
                     Diagnostic(
                         f"duplicate key {key!r} (first defined on line {keys[key]})",
                         locator.source,
-                        ".".join(str(p) for p in path + (key,)),
+                        ".".join(str(p) for p in (*path, key)),
                         key_line,
                     )
                 )
                 continue
             keys[key] = key_line
-            locator.key_lines[path + (key,)] = key_line
-            _walk(value_node, path + (key,), locator, problems, seen, depth + 1)
+            locator.key_lines[(*path, key)] = key_line
+            _walk(value_node, (*path, key), locator, problems, seen, depth + 1)

@@ -1,0 +1,50 @@
+"""sourced_neuron: write a neuron model once, as YAML equations with units, and run it on
+several simulators, with results as Neo objects.
+
+>>> import sourced_neuron as sn
+>>> model = sn.load_model("lif")
+>>> block = sn.simulate(model, duration="200 ms", stimulus="200 pA")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from .backends import backend_status
+from .errors import (
+    BackendUnavailableError,
+    Diagnostic,
+    InputError,
+    ModelError,
+    SimulationError,
+    SourcedNeuronError,
+    UnitError,
+    UnsupportedFeatureError,
+)
+from .library import library_models, load_model
+from .model import NeuronModel
+from .simulation import simulate
+from .targets import export
+
+try:
+    __version__ = importlib.metadata.version("sourced-neuron")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "Diagnostic",
+    "InputError",
+    "ModelError",
+    "NeuronModel",
+    "SimulationError",
+    "SourcedNeuronError",
+    "UnitError",
+    "UnsupportedFeatureError",
+    "__version__",
+    "backend_status",
+    "export",
+    "library_models",
+    "load_model",
+    "simulate",
+]

@@ -1,0 +1,74 @@
+"""The backend registry. A backend is one module with a :class:`~.base.Backend` subclass and
+one line in :data:`REGISTRY`; nothing else in the package names backends."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from ..errors import BackendUnavailableError
+from .base import Backend, Capabilities, RunResult, SimulationRequest
+
+__all__ = [
+    "PLANNED",
+    "REGISTRY",
+    "Backend",
+    "Capabilities",
+    "RunResult",
+    "SimulationRequest",
+    "backend_status",
+    "get_backend",
+]
+
+#: Backend name -> "module:class" (imported only when asked for).
+REGISTRY: dict[str, str] = {
+    "brian2": "sourced_neuron.backends.brian2_runtime:Brian2Runtime",
+}
+
+#: Backends named by the model format that this version does not implement yet.
+PLANNED: dict[str, str] = {
+    "brian2-cpp": "Brian2 C++ standalone (cpp_standalone device)",
+    "brian2-cuda": "brian2cuda (cuda_standalone device, NVIDIA GPU)",
+    "nest": "NEST through PyNN, from generated NESTML",
+}
+
+
+def _backend_class(name: str) -> type[Backend]:
+    if name in PLANNED:
+        raise BackendUnavailableError(
+            f"backend {name!r} ({PLANNED[name]}) is not implemented in this version of sourced_neuron; "
+            f"available: {', '.join(REGISTRY)}"
+        )
+    if name not in REGISTRY:
+        known = list(REGISTRY) + list(PLANNED)
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BackendUnavailableError(f"unknown backend {name!r}{hint}; backends: {', '.join(known)}")
+    module_name, _, class_name = REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def get_backend(name: str) -> Backend:
+    """An instance of the named backend, ready to run.
+
+    Raises
+    ------
+    BackendUnavailableError
+        Unknown, not implemented, or its simulator is not installed (the message says how
+        to install it).
+    """
+    cls = _backend_class(name)
+    reason = cls.unavailable_reason()
+    if reason:
+        raise BackendUnavailableError(f"backend {name!r} is not available: {reason}")
+    return cls()
+
+
+def backend_status() -> dict[str, str | None]:
+    """Every backend name with ``None`` when usable, else why not."""
+    status: dict[str, str | None] = {}
+    for name in REGISTRY:
+        status[name] = _backend_class(name).unavailable_reason()
+    for name, what in PLANNED.items():
+        status[name] = f"not implemented yet ({what})"
+    return status

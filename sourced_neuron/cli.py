@@ -1,0 +1,234 @@
+"""The ``sourced-neuron`` command.
+
+Every error caused by input is printed as one paragraph on stderr with a non-zero exit
+status (1: the model file has problems or a comparison failed; 2: bad arguments or an
+unavailable backend); set ``SOURCED_NEURON_DEBUG=1`` to see tracebacks of internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+import traceback
+from collections.abc import Sequence
+
+from .errors import ModelError, SourcedNeuronError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(f"{self.prog}: {message}"))
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def _assignments(items: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise SourcedNeuronError(f"--set expects NAME=VALUE (e.g. --set 'tau_m=20 ms'), got {item!r}")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .library import library_models, load_model
+
+    for name in library_models():
+        model = load_model(name)
+        first = model.description.split(". ")[0].rstrip(".")
+        presets = f"  presets: {', '.join(model.preset_names)}" if model.presets else ""
+        print(f"{name:12s} {first}.{presets}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .library import load_model
+
+    model = load_model(args.model)
+    print(f"# content hash {model.content_hash}")
+    print(model.to_yaml(), end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .checks import read_model_file
+
+    status = 0
+    for path in args.files:
+        try:
+            model = read_model_file(path)
+        except ModelError as exc:
+            print(f"{path}: {len(exc.diagnostics)} problem(s)")
+            for diagnostic in exc.diagnostics:
+                print(f"  {diagnostic}")
+            status = 1
+        else:
+            print(f"{path}: OK (model {model.name!r}, hash {model.content_hash[:12]})")
+    return status
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .analysis import spike_summary
+    from .io import write_block
+    from .plotting import plot_block
+    from .simulation import simulate
+
+    block = simulate(
+        args.model,
+        backend=args.backend,
+        duration=args.duration,
+        preset=args.preset,
+        params=_assignments(args.set),
+        stimulus=args.current,
+        n_neurons=args.n_neurons,
+        record=tuple(filter(None, args.record.split(","))),
+        dt=args.dt,
+        seed=args.seed,
+    )
+    a = block.annotations
+    print(f"{a['model']} on {a['backend']} ({a['method']}, dt {a['dt']}), stimulus: {a['stimulus']}")
+    for row in spike_summary(block):
+        print(
+            f"  neuron {row['index']}: {row['n_spikes']} spikes, {row['rate']:.2f} Hz, "
+            f"first spike {row['first_spike']:.2f} ms, ISI CV {row['cv']:.3f}"
+        )
+    if args.out:
+        print(f"wrote {write_block(block, args.out)}")
+    if args.plot:
+        print(f"wrote {plot_block(block, args.plot)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .targets import export
+
+    text = export(args.model, args.to)
+    if args.output:
+        from pathlib import Path
+
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_backends
+
+    rows = compare_backends(
+        args.model,
+        [b.strip() for b in args.backends.split(",") if b.strip()],
+        duration=args.duration,
+        preset=args.preset,
+        stimulus=args.current,
+        record=("v",) if args.record else (),
+    )
+    print(f"{'backend':12s} {'spikes':>7s} {'first (ms)':>11s} {'max dt (ms)':>12s} {'trace RMS':>10s}  result")
+    for row in rows:
+        print(
+            f"{row.backend:12s} {row.n_spikes:7d} {row.first_spike:11.3f} {row.max_spike_difference:12.4f} "
+            f"{row.trace_rms_difference:10.4f}  {'ok' if row.passed else 'FAILED'}"
+        )
+    return 0 if all(r.passed for r in rows) else 1
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from .backends import backend_status
+
+    status = backend_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for name, reason in status.items():
+            print(f"{name:12s} {'available' if reason is None else reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sourced-neuron``."""
+    parser = _Parser(prog="sourced-neuron", description="Neuron models written once, run on several simulators.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("models", help="list the library models").set_defaults(func=cmd_models)
+
+    show = sub.add_parser("show", help="print a model (library name or file) as checked YAML")
+    show.add_argument("model")
+    show.set_defaults(func=cmd_show)
+
+    check = sub.add_parser("check", help="check model files; exit 1 listing every problem")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check)
+
+    sim = sub.add_parser("simulate", help="simulate a model and summarise its spikes")
+    sim.add_argument("model")
+    sim.add_argument("--backend", default="brian2")
+    sim.add_argument("--preset")
+    sim.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    sim.add_argument("--current", help="constant injected current, e.g. '10 pA'")
+    sim.add_argument("--duration", default="1 s")
+    sim.add_argument("--dt", help="time step, e.g. '0.05 ms' (default: the model's)")
+    sim.add_argument("--n-neurons", type=int, default=1)
+    sim.add_argument("--record", default="v", help="comma-separated variables to record (default: v)")
+    sim.add_argument("--seed", type=int)
+    sim.add_argument("--out", help="write the Neo block to FILE (.nix or .pkl)")
+    sim.add_argument("--plot", help="write traces and raster to FILE.png")
+    sim.set_defaults(func=cmd_simulate)
+
+    exp = sub.add_parser("export", help="print generated source of a model for a target")
+    exp.add_argument("model")
+    exp.add_argument("--to", required=True, help="target, e.g. brian2")
+    exp.add_argument("--output", "-o", help="write to FILE instead of standard output")
+    exp.set_defaults(func=cmd_export)
+
+    cmp = sub.add_parser("compare", help="run a model on several backends and print their agreement")
+    cmp.add_argument("model")
+    cmp.add_argument("--backends", required=True, help="comma-separated, the first is the reference")
+    cmp.add_argument("--preset")
+    cmp.add_argument("--current")
+    cmp.add_argument("--duration", default="500 ms")
+    cmp.add_argument("--no-record", dest="record", action="store_false", help="compare spikes only")
+    cmp.set_defaults(func=cmd_compare)
+
+    backends = sub.add_parser("backends", help="list backends and whether they are usable here")
+    backends.add_argument("--json", action="store_true")
+    backends.set_defaults(func=cmd_backends)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    except ModelError as exc:
+        print("error: the model is invalid:", file=sys.stderr)
+        for diagnostic in exc.diagnostics:
+            print(f"  {diagnostic}", file=sys.stderr)
+        return 1
+    except SourcedNeuronError as exc:
+        return _fail(textwrap.fill(str(exc), 100, break_long_words=False, break_on_hyphens=False))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("SOURCED_NEURON_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"internal error ({type(exc).__name__}: {exc}); set SOURCED_NEURON_DEBUG=1 for details", 3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Export targets: generated source text for a model (``sn.export``).
+
+A target is a function ``(NeuronModel) -> str`` and one line in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from pathlib import Path
+
+from ..errors import BackendUnavailableError
+from ..library import load_model
+from ..model import NeuronModel
+
+__all__ = ["PLANNED", "REGISTRY", "export"]
+
+#: Target name -> "module:function".
+REGISTRY: dict[str, str] = {
+    "brian2": "sourced_neuron.targets.brian2:export_script",
+}
+
+#: Targets named by the project that this version does not generate yet.
+PLANNED: dict[str, str] = {
+    "nestml": "a NESTML neuron model for NEST",
+}
+
+
+def export(model: NeuronModel | str | Path, target: str) -> str:
+    """Generated source text of ``model`` for ``target``.
+
+    Parameters
+    ----------
+    model : NeuronModel, str or path
+        A model, a library model name or a model file.
+    target : str
+        ``"brian2"``: a self-contained plain-Brian2 Python script.
+
+    Raises
+    ------
+    BackendUnavailableError
+        Unknown or not yet implemented target.
+    """
+    model = load_model(model)
+    if target in PLANNED:
+        raise BackendUnavailableError(
+            f"export target {target!r} ({PLANNED[target]}) is not implemented in this version; "
+            f"targets: {', '.join(REGISTRY)}"
+        )
+    if target not in REGISTRY:
+        close = difflib.get_close_matches(str(target), list(REGISTRY) + list(PLANNED), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BackendUnavailableError(f"unknown export target {target!r}{hint}; targets: {', '.join(REGISTRY)}")
+    module_name, _, function = REGISTRY[target].partition(":")
+    return getattr(importlib.import_module(module_name), function)(model)

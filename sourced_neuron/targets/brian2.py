@@ -1,0 +1,181 @@
+"""Lowering a model to Brian2: equation strings, conditions, namespace, and a plain-Brian2 script.
+
+The runtime backend and the exported script use the same :func:`lower`, so the script is
+exactly what ``sn.simulate(..., backend="brian2")`` runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jinja2
+from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
+
+from .. import expressions as ex
+from ..model import INPUT, NeuronModel
+from ..units import format_quantity
+
+__all__ = ["METHOD_NAMES", "STIMULUS_NAME", "Brian2Spec", "export_script", "lower"]
+
+#: Brian2's name for each numerical method of the model format.
+METHOD_NAMES = {
+    "exact": "exact",
+    "exponential_euler": "exponential_euler",
+    "euler": "euler",
+    "rk2": "rk2",
+    "rk4": "rk4",
+    "rkf45": "gsl_rkf45",
+}
+
+#: Namespace name of the TimedArray that drives ``I_ext`` when it varies in time.
+STIMULUS_NAME = "sn_stimulus"
+
+
+@dataclass(frozen=True)
+class Brian2Spec:
+    """Everything needed to build the model's ``NeuronGroup``.
+
+    ``input`` says how ``I_ext`` is defined: ``"none"`` (the model does not read it),
+    ``"constant"`` (a per-neuron variable ``I_ext : amp``), ``"timed"`` (``I_ext`` follows
+    a TimedArray ``sn_stimulus(t)``) or ``"timed_per_neuron"`` (``sn_stimulus(t, i)``).
+    """
+
+    equations: str
+    threshold: str | None
+    reset: str | None
+    refractory: Any
+    method: str
+    namespace: dict[str, Any]
+    initial: dict[str, Any]
+    dt: Any
+    input: str
+
+
+def brian2_unit(dim) -> str:
+    """The Brian2 unit string for a dimension, e.g. ``"volt"`` or ``"amp / (meter ** 2)"``."""
+    return "1" if dim == DIMENSIONLESS else repr(get_unit(dim))
+
+
+class _Printer(ast.NodeTransformer):
+    """Rewrites the functions Brian2 lacks: ``minimum(a, b)`` as ``clip(a, -inf*U, b)``, etc."""
+
+    def __init__(self, model: NeuronModel):
+        self.model = model
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if node.func.id not in ("minimum", "maximum"):
+            return node
+        dim = ex.infer_dimension(node.args[0], self.model.lookup_dimension)
+        infinity: ast.expr = ast.Name("inf")
+        if dim != DIMENSIONLESS:
+            infinity = ast.BinOp(infinity, ast.Mult(), ex.parse(brian2_unit(dim)))
+        low, high = (ast.UnaryOp(ast.USub(), infinity), node.args[1])
+        if node.func.id == "maximum":
+            low, high = node.args[1], infinity
+        return ast.Call(ast.Name("clip"), [node.args[0], low, high], [])
+
+
+def expression(model: NeuronModel, text: str) -> str:
+    """A model expression printed for Brian2."""
+    return ast.unparse(_Printer(model).visit(ex.parse(text)))
+
+
+def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
+    """Translate a checked model into the arguments of a Brian2 ``NeuronGroup``.
+
+    Parameters
+    ----------
+    model : NeuronModel
+        With presets and parameter overrides already applied.
+    input_kind : {"constant", "timed", "timed_per_neuron"}
+        How the stimulus drives ``I_ext`` (ignored when the model does not read it).
+    """
+    lines = []
+    for eq in model.equations:
+        if eq.name == INPUT:
+            continue  # declared below, according to the stimulus
+        flags = f" ({', '.join(eq.flags)})" if eq.flags else ""
+        unit = brian2_unit(eq.dimension)
+        if eq.kind == "differential":
+            lines.append(f"d{eq.name}/dt = {expression(model, eq.expression)} : {unit}{flags}")
+        elif eq.kind == "subexpression":
+            lines.append(f"{eq.name} = {expression(model, eq.expression)} : {unit}{flags}")
+        else:
+            lines.append(f"{eq.name} : {unit}{flags}")
+    kind = "none"
+    if model.uses_input:
+        kind = input_kind
+        if input_kind == "constant":
+            lines.append(f"{INPUT} : amp")
+        elif input_kind == "timed":
+            lines.append(f"{INPUT} = {STIMULUS_NAME}(t) : amp")
+        elif input_kind == "timed_per_neuron":
+            lines.append(f"{INPUT} = {STIMULUS_NAME}(t, i) : amp")
+        else:
+            raise ValueError(f"unknown input kind {input_kind!r}")
+    refractory: Any = False
+    if model.refractory is not None:
+        if model.refractory.kind == "duration":
+            refractory = ex.evaluate(ex.parse(model.refractory.expression), ex.UNITS.__getitem__)
+        else:
+            refractory = expression(model, model.refractory.expression)
+    reset = "\n".join(
+        f"{target} {op} {expression(model, rhs)}" for target, op, rhs in (stmt.split(" ", 2) for stmt in model.reset)
+    )
+    return Brian2Spec(
+        equations="\n".join(lines),
+        threshold=expression(model, model.threshold) if model.threshold else None,
+        reset=reset or None,
+        refractory=refractory,
+        method=METHOD_NAMES[model.numerics.method],
+        namespace=model.parameter_values(),
+        initial=model.initial_values(),
+        dt=model.numerics.dt.quantity,
+        input=kind,
+    )
+
+
+def _code(value) -> str:
+    """A quantity as Python source for Brian2, e.g. ``-65.0*mV``."""
+    text = format_quantity(value)
+    number, _, unit = text.partition(" ")
+    return f"{number}*{unit}" if unit else number
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FunctionLoader(
+        lambda name: resources.files("sourced_neuron").joinpath("templates", name).read_text(encoding="utf-8")
+    ),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 - the output is Python source, every value is printed by repr()
+)
+
+
+def export_script(model: NeuronModel) -> str:
+    """A self-contained Python script that runs the model in plain Brian2.
+
+    The script takes the injected current as a constant ``I_stim`` (edit it at the top),
+    runs for one second and prints the spike count and the first spike times.
+    """
+    spec = lower(model, "constant")
+    if isinstance(spec.refractory, str):
+        refractory = repr(spec.refractory)
+    else:
+        refractory = _code(spec.refractory) if spec.refractory is not False else "False"
+    return _TEMPLATES.get_template("brian2_script.py.j2").render(
+        model=model,
+        equations=spec.equations,
+        threshold=repr(spec.threshold),
+        reset=repr(spec.reset),
+        refractory=refractory,
+        method=spec.method,
+        namespace=[(name, _code(value)) for name, value in spec.namespace.items()],
+        initial=[(name, _code(value)) for name, value in spec.initial.items()],
+        dt=_code(spec.dt),
+        uses_input=spec.input != "none",
+    )
