@@ -199,7 +199,7 @@ class _Builder:
         synapses = self.synapses()
         used = _names_used(equations, threshold, reset, refractory, initial)
         for parameter in parameters:
-            if parameter not in used and parameter in self.symbols:
+            if equations and parameter not in used and parameter in self.symbols:
                 self.problem(
                     f"parameter {parameter!r} is never used in the equations, threshold, reset, "
                     "refractory or initial values",

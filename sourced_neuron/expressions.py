@@ -290,7 +290,7 @@ def infer_dimension(node: ast.expr, lookup: Callable[[str], Dimension | _Boolean
                 b = visit(n.right)
                 if b is BOOLEAN or b != DIMENSIONLESS:
                     raise ExpressionError(
-                        f"exponent in {text(n)!r} must be dimensionless, it has units {dimension_text(b)}"
+                        f"exponent in {text(n)!r} must be dimensionless, it has units of {dimension_text(b)}"
                     )
                 if a == DIMENSIONLESS:
                     return DIMENSIONLESS
@@ -320,7 +320,7 @@ def infer_dimension(node: ast.expr, lookup: Callable[[str], Dimension | _Boolean
             if name in _TRANSCENDENTAL:
                 if dims[0] != DIMENSIONLESS:
                     raise ExpressionError(
-                        f"the argument of {name}() in {text(n)!r} must be dimensionless, it has units "
+                        f"the argument of {name}() in {text(n)!r} must be dimensionless, it has units of "
                         f"{dimension_text(dims[0])}"
                     )
                 return DIMENSIONLESS
