@@ -10,7 +10,6 @@ and receptor port.
 from __future__ import annotations
 
 import ast
-import difflib
 import keyword
 import re
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_dimensio
 
 from . import expressions as ex
 from . import yamlsafe
-from .errors import Diagnostic, ModelError
+from .errors import Diagnostic, ModelError, did_you_mean
 from .model import (
     AMP,
     INPUT,
@@ -144,11 +143,6 @@ def _names_used(equations, threshold, reset, refractory, initial) -> set[str]:
     return used
 
 
-def _suggestion(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 class _Builder:
     """Runs every check on loaded YAML data, collecting diagnostics, then builds the model."""
 
@@ -158,6 +152,8 @@ class _Builder:
         self.problems: list[Diagnostic] = []
         self.symbols: dict[str, Dimension] = {}  # every name an expression may read, with its dimension
         self.kinds: dict[str, str] = {}
+        # variables whose equation had a bad expression: declared, so they cause no follow-up errors
+        self.broken: dict[str, tuple[str, Dimension]] = {}
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -178,7 +174,7 @@ class _Builder:
             raise ModelError(self.loc.diagnostic("a model file must be a mapping of keys such as 'name', 'equations'"))
         for key in self.data:
             if key not in KEYS:
-                self.problem(f"unknown key {key!r}{_suggestion(str(key), KEYS)}; keys: {', '.join(KEYS)}", key)
+                self.problem(f"unknown key {key!r}{did_you_mean(str(key), KEYS)}; keys: {', '.join(KEYS)}", key)
         for key in REQUIRED:
             if key not in self.data:
                 self.problem(f"missing required key {key!r}")
@@ -390,6 +386,7 @@ class _Builder:
                 expression = ex.normalise(ex.parse(expr_text))
             except ex.ExpressionError as exc:
                 fail(f"{exc} in equation {code!r}")
+                self.broken[name] = (kind, get_dimensions(unit_value))
                 return None
         return Equation(
             kind=kind,
@@ -454,6 +451,9 @@ class _Builder:
                 )
             self.symbols[eq.name] = eq.dimension
             self.kinds[eq.name] = eq.kind
+        for name, (kind, dim) in self.broken.items():
+            self.symbols.setdefault(name, dim)
+            self.kinds.setdefault(name, kind)
         for name, value in parameters.items():
             if name not in self.symbols:
                 self.symbols[name] = value.dimension
@@ -466,7 +466,7 @@ class _Builder:
             return get_dimensions(ex.UNITS[name])
         if name == "xi" or name.startswith("xi_"):
             return SECOND**-0.5
-        raise ex.ExpressionError(f"undefined name {name!r}{_suggestion(name, self.symbols)}")
+        raise ex.ExpressionError(f"undefined name {name!r}{did_you_mean(name, self.symbols)}")
 
     def dimension(self, tree: ast.expr, context: str, *path, offset: int | None = None):
         try:
@@ -581,6 +581,7 @@ class _Builder:
             self.problem("reset must be text, one statement per line (e.g. 'v = V_reset')", "reset")
             return []
         writable = {e.name for e in equations if e.kind in ("differential", "parameter") and e.name != INPUT}
+        writable |= {name for name, (kind, _) in self.broken.items() if kind == "differential"}
         result = []
         for offset, line in enumerate(raw.split("\n")):
             code = line.split("#", 1)[0].strip()
@@ -596,7 +597,7 @@ class _Builder:
             if target not in writable:
                 what = "a constant parameter" if target in self.symbols else "not a state variable"
                 self.problem(
-                    f"reset statement {code!r} assigns to {target!r}, which is {what}{_suggestion(target, writable)}",
+                    f"reset statement {code!r} assigns to {target!r}, which is {what}{did_you_mean(target, writable)}",
                     "reset",
                     offset=offset,
                 )
@@ -647,7 +648,7 @@ class _Builder:
             if name not in ex.UNITS and not allowed(name):
                 self.problem(
                     f"{context}: {text!r} may not use {name!r} here (only parameters, units and states "
-                    f"initialised before it){_suggestion(name, self.symbols)}",
+                    f"initialised before it){did_you_mean(name, self.symbols)}",
                     *path,
                 )
                 return None
@@ -671,12 +672,13 @@ class _Builder:
             self.problem("initial must be a mapping of state variable: value", "initial")
             return {}
         variables = {e.name for e in equations if e.kind in ("differential", "parameter") and e.name != INPUT}
+        variables |= {name for name, (kind, _) in self.broken.items() if kind == "differential"}
         done: set[str] = set()
         result = {}
         for name, value in raw.items():
             if name not in variables:
                 self.problem(
-                    f"initial value for {name!r}, which is not a state variable{_suggestion(str(name), variables)}",
+                    f"initial value for {name!r}, which is not a state variable{did_you_mean(str(name), variables)}",
                     "initial",
                     name,
                 )
@@ -754,7 +756,7 @@ class _Builder:
                 else:
                     self.problem(
                         f"preset {preset!r} sets {name!r}, which is neither a parameter nor a state variable"
-                        f"{_suggestion(str(name), list(parameters) + sorted(states))}",
+                        f"{did_you_mean(str(name), list(parameters) + sorted(states))}",
                         *path,
                     )
             result.append(Preset(preset, tuple(params), tuple(initial)))
@@ -772,12 +774,12 @@ class _Builder:
         for key in raw:
             if key not in ("method", "dt"):
                 self.problem(
-                    f"unknown key {key!r} in numerics{_suggestion(str(key), ('method', 'dt'))}", "numerics", key
+                    f"unknown key {key!r} in numerics{did_you_mean(str(key), ('method', 'dt'))}", "numerics", key
                 )
         method = raw.get("method", default.method)
         if method not in METHODS:
             self.problem(
-                f"unknown method {method!r}{_suggestion(str(method), METHODS)}; methods: {', '.join(METHODS)}",
+                f"unknown method {method!r}{did_you_mean(str(method), METHODS)}; methods: {', '.join(METHODS)}",
                 "numerics",
                 "method",
             )
@@ -820,7 +822,7 @@ class _Builder:
             for key in spec:
                 if key not in _SYNAPSE_KEYS:
                     self.problem(
-                        f"unknown key {key!r} in receptor port {port!r}{_suggestion(str(key), _SYNAPSE_KEYS)}",
+                        f"unknown key {key!r} in receptor port {port!r}{did_you_mean(str(key), _SYNAPSE_KEYS)}",
                         *path,
                         key,
                     )

@@ -76,3 +76,12 @@ class UnsupportedFeatureError(SourcedNeuronError, ValueError):
 
 class SimulationError(SourcedNeuronError, RuntimeError):
     """The simulator failed while building or running a model."""
+
+
+def did_you_mean(name: object, candidates) -> str:
+    """``" (did you mean 'x'?)"`` for the closest candidate (ignoring case), or ``""``."""
+    import difflib
+
+    by_lower = {str(c).lower(): str(c) for c in candidates}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .model import NeuronModel
 
 __all__ = ["library_models", "load_model", "model_path"]
@@ -24,8 +23,7 @@ def library_models() -> tuple[str, ...]:
 def model_path(name: str):
     """The file of a library model (a ``Traversable``)."""
     if name not in library_models():
-        close = difflib.get_close_matches(name, library_models(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, library_models())
         raise InputError(f"no library model {name!r}{hint}; library models: {', '.join(library_models())}")
     return _folder() / f"{name}.yaml"
 

@@ -20,7 +20,7 @@ import yaml
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions, get_or_create_dimension
 
 from . import expressions as ex
-from .errors import InputError, UnitError
+from .errors import InputError, UnitError, did_you_mean
 from .units import as_quantity, format_quantity
 
 __all__ = [
@@ -343,7 +343,7 @@ class NeuronModel:
                 return v.dimension
         if name == INPUT:
             return AMP
-        raise InputError(f"model {self.name!r} has no variable or parameter {name!r}{_suggest(name, self.names())}")
+        raise InputError(f"model {self.name!r} has no variable or parameter {name!r}{did_you_mean(name, self.names())}")
 
     def lookup_dimension(self, name: str) -> Dimension:
         """Dimension of any name the model's expressions may read (variables, units, ``t``, ``xi``).
@@ -419,7 +419,7 @@ class NeuronModel:
                 initial[name] = InitialValue(ex.normalise(_literal(quantity)), format_quantity(quantity))
             else:
                 valid = self.parameter_names + self.state_variables + self.per_neuron_parameters
-                raise InputError(f"model {self.name!r} has no parameter {name!r}{_suggest(name, valid)}")
+                raise InputError(f"model {self.name!r} has no parameter {name!r}{did_you_mean(name, valid)}")
         return replace(self, parameters=tuple(params.items()), initial=_ordered_initial(self, initial))
 
     def with_preset(self, preset: str | None) -> NeuronModel:
@@ -434,7 +434,7 @@ class NeuronModel:
         if not self.presets:
             raise InputError(f"model {self.name!r} has no presets (asked for {preset!r})")
         raise InputError(
-            f"model {self.name!r} has no preset {preset!r}{_suggest(preset, self.preset_names)}; "
+            f"model {self.name!r} has no preset {preset!r}{did_you_mean(preset, self.preset_names)}; "
             f"presets: {', '.join(self.preset_names)}"
         )
 
@@ -444,7 +444,7 @@ class NeuronModel:
         if method is not None:
             if method not in METHODS:
                 raise InputError(
-                    f"unknown numerical method {method!r}{_suggest(method, METHODS)}; methods: {', '.join(METHODS)}"
+                    f"unknown numerical method {method!r}{did_you_mean(method, METHODS)}; methods: {', '.join(METHODS)}"
                 )
             numerics = replace(numerics, method=method)
         if dt is not None:
@@ -476,13 +476,6 @@ def _plain(text: str):
 
 def _uses_noise(expression: str) -> bool:
     return any(n == "xi" or n.startswith("xi_") for n in ex.names_in(ex.parse(expression)))
-
-
-def _suggest(name: str, candidates) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Dumper(yaml.SafeDumper):

@@ -16,7 +16,7 @@ import numpy as np
 import quantities as pq
 
 from .backends import RunResult, SimulationRequest, get_backend
-from .errors import InputError, UnsupportedFeatureError
+from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import INPUT, SECOND, NeuronModel
 from .stimulus import Stimulus
@@ -56,12 +56,9 @@ def prepare(
     recordable += (INPUT,) if model.uses_input else ()
     for name in record:
         if name not in recordable:
-            import difflib
-
-            close = difflib.get_close_matches(str(name), recordable, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InputError(
-                f"cannot record {name!r} from model {model.name!r}{hint}; recordable: {', '.join(recordable)}"
+                f"cannot record {name!r} from model {model.name!r}{did_you_mean(name, recordable)}; "
+                f"recordable: {', '.join(recordable)}"
             )
     if len(set(record)) != len(record):
         raise InputError(f"record names a variable twice: {record}")

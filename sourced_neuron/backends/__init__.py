@@ -3,10 +3,9 @@ one line in :data:`REGISTRY`; nothing else in the package names backends."""
 
 from __future__ import annotations
 
-import difflib
 import importlib
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, did_you_mean
 from .base import Backend, Capabilities, RunResult, SimulationRequest
 
 __all__ = [
@@ -41,8 +40,7 @@ def _backend_class(name: str) -> type[Backend]:
         )
     if name not in REGISTRY:
         known = list(REGISTRY) + list(PLANNED)
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, known)
         raise BackendUnavailableError(f"unknown backend {name!r}{hint}; backends: {', '.join(known)}")
     module_name, _, class_name = REGISTRY[name].partition(":")
     return getattr(importlib.import_module(module_name), class_name)

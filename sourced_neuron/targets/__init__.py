@@ -5,11 +5,10 @@ A target is a function ``(NeuronModel) -> str`` and one line in :data:`REGISTRY`
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from pathlib import Path
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, did_you_mean
 from ..library import load_model
 from ..model import NeuronModel
 
@@ -48,8 +47,7 @@ def export(model: NeuronModel | str | Path, target: str) -> str:
             f"targets: {', '.join(REGISTRY)}"
         )
     if target not in REGISTRY:
-        close = difflib.get_close_matches(str(target), list(REGISTRY) + list(PLANNED), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(target, list(REGISTRY) + list(PLANNED))
         raise BackendUnavailableError(f"unknown export target {target!r}{hint}; targets: {', '.join(REGISTRY)}")
     module_name, _, function = REGISTRY[target].partition(":")
     return getattr(importlib.import_module(module_name), function)(model)
