@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -142,7 +143,9 @@ def parse(text: str) -> ast.expr:
     if not text.strip():
         raise ExpressionError("empty expression")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # e.g. '1and': refused below or parsed as intended
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         detail = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
         raise ExpressionError(f"cannot parse {text.strip()!r}: {detail}") from None

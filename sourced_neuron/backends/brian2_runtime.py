@@ -111,8 +111,8 @@ class Brian2Runtime(Backend):
                     setattr(group, name, value)
                 if spec.input == "constant" and stimulus.kind == "constant":
                     group.I_ext = np.asarray(stimulus.amplitude, dtype=float) * b2.amp
-                spikes = b2.SpikeMonitor(group)
-                objects = [group, spikes]
+                spikes = b2.SpikeMonitor(group) if spec.threshold else None
+                objects = [group, spikes] if spikes is not None else [group]
                 states = None
                 if request.record:
                     states = b2.StateMonitor(group, list(request.record), record=True, dt=dt)
@@ -131,7 +131,7 @@ class Brian2Runtime(Backend):
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
         except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
-        trains = spikes.spike_trains()
+        trains = spikes.spike_trains() if spikes is not None else {i: np.zeros(0) * b2.second for i in range(n)}
         result = RunResult(
             spike_times=[np.asarray(trains[i] / b2.second, dtype=float) for i in range(n)],
             info={"codegen_target": group.state_updater.codeobj.class_name},
