@@ -16,6 +16,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 
+import brian2.units
 import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions, get_unit
@@ -34,8 +35,13 @@ __all__ = [
     "parse_value",
 ]
 
+#: Units that Brian2 exports but does not put in its default namespace; lowering adds them.
+EXTRA_UNITS: Mapping[str, Quantity] = {
+    name: getattr(brian2.units, name) for name in ("mS", "cmeter", "cmetre") if name not in DEFAULT_UNITS
+}
+
 #: Unit names usable in expressions: Brian2's units with every SI prefix.
-UNITS: Mapping[str, Quantity] = DEFAULT_UNITS
+UNITS: Mapping[str, Quantity] = {**DEFAULT_UNITS, **EXTRA_UNITS}
 
 #: Allowed functions and how many arguments each takes.
 FUNCTIONS: Mapping[str, int] = {

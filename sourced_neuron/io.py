@@ -16,7 +16,7 @@ import neo
 from .errors import InputError
 from .units import as_quantity
 
-__all__ = ["FORMATS", "annotation_values", "read_block", "write_block"]
+__all__ = ["FORMATS", "annotation_values", "read_block", "read_blocks", "write_block", "write_blocks"]
 
 #: File suffix -> Neo IO class.
 FORMATS = {".nix": neo.io.NixIO, ".pkl": neo.io.PickleIO}
@@ -31,8 +31,15 @@ def _io_class(path: Path):
 
 def write_block(block: neo.Block, path: str | Path) -> Path:
     """Write ``block`` to ``path`` (``.nix`` or ``.pkl``), atomically. Returns the path."""
+    return write_blocks([block], path)
+
+
+def write_blocks(blocks: list[neo.Block], path: str | Path) -> Path:
+    """Write several blocks to one file, atomically (NIX holds many; pickle holds one)."""
     path = Path(path)
     io_class = _io_class(path)
+    if io_class is not neo.io.NixIO and len(blocks) != 1:
+        raise InputError(f"{path.suffix} files hold one block; use .nix for {len(blocks)} blocks")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
@@ -40,11 +47,12 @@ def write_block(block: neo.Block, path: str | Path) -> Path:
         if io_class is neo.io.NixIO:
             io = neo.io.NixIO(temporary, mode="ow")
             try:
-                io.write_block(block)
+                for block in blocks:
+                    io.write_block(block)
             finally:
                 io.close()
         else:
-            io_class(temporary).write_block(block)
+            io_class(temporary).write_block(blocks[0])
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
@@ -54,6 +62,11 @@ def write_block(block: neo.Block, path: str | Path) -> Path:
 
 def read_block(path: str | Path) -> neo.Block:
     """Read the first block of a file written by :func:`write_block`."""
+    return read_blocks(path)[0]
+
+
+def read_blocks(path: str | Path) -> list[neo.Block]:
+    """Read every block of a file written by :func:`write_blocks`."""
     path = Path(path)
     io_class = _io_class(path)
     if not path.is_file():
@@ -61,10 +74,10 @@ def read_block(path: str | Path) -> neo.Block:
     if io_class is neo.io.NixIO:
         io = neo.io.NixIO(str(path), mode="ro")
         try:
-            return io.read_block()
+            return list(io.read_all_blocks())
         finally:
             io.close()
-    return io_class(str(path)).read_block()
+    return [io_class(str(path)).read_block()]
 
 
 def annotation_values(block: neo.Block, key: str = "parameters") -> dict:

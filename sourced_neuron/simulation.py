@@ -14,6 +14,7 @@ from typing import Any
 import neo
 import numpy as np
 import quantities as pq
+from neo.core.spiketrainlist import SpikeTrainList
 
 from .backends import RunResult, SimulationRequest, get_backend
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
@@ -182,17 +183,21 @@ def build_block(request: SimulationRequest, result: RunResult, backend: str, pre
     block = neo.Block(name=f"{model.name} on {backend}", **annotations)
     segment = neo.Segment(name=f"{model.name} on {backend}", **annotations)
     block.segments.append(segment)
-    for index, times in enumerate(result.spike_times):
-        segment.spiketrains.append(
-            neo.SpikeTrain(
-                np.asarray(times, dtype=float) * 1e3 * pq.ms,
-                t_start=0 * pq.ms,
-                t_stop=t_stop,
-                name=f"{model.name}[{index}]",
-                population=model.name,
-                index=index,
-            )
-        )
+    # Neo's multiplexed spike-train list: SpikeTrain objects are made when first accessed
+    # (``segment.spiketrains.multiplexed`` gives all spikes without making them)
+    n = request.n_neurons
+    times = [np.asarray(t, dtype=float) * 1e3 for t in result.spike_times]
+    segment.spiketrains = SpikeTrainList.from_spike_time_array(
+        np.concatenate(times) if times else np.zeros(0),
+        np.repeat(np.arange(n), [len(t) for t in times]),
+        np.arange(n),
+        t_stop=t_stop,
+        units=pq.ms,
+        t_start=0 * pq.ms,
+        population=model.name,
+        index=np.arange(n),
+    )
+    segment.spiketrains.segment = segment
     for name in request.record:
         values = si_to_neo(result.signals[name], model.lookup_dimension(name))
         signal = neo.AnalogSignal(
@@ -205,5 +210,4 @@ def build_block(request: SimulationRequest, result: RunResult, backend: str, pre
         )
         signal.array_annotate(index=np.arange(request.n_neurons))
         segment.analogsignals.append(signal)
-    block.check_relationships()
     return block

@@ -15,6 +15,7 @@ import jinja2
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_unit
 
 from .. import expressions as ex
+from ..checks import model_names_used
 from ..model import INPUT, NeuronModel
 from ..units import format_quantity
 
@@ -126,13 +127,16 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
     reset = "\n".join(
         f"{target} {op} {expression(model, rhs)}" for target, op, rhs in (stmt.split(" ", 2) for stmt in model.reset)
     )
+    namespace = model.parameter_values()
+    used = model_names_used(model)
+    namespace.update({name: ex.EXTRA_UNITS[name] for name in used if name in ex.EXTRA_UNITS})
     return Brian2Spec(
         equations="\n".join(lines),
         threshold=expression(model, model.threshold) if model.threshold else None,
         reset=reset or None,
         refractory=refractory,
         method=METHOD_NAMES[model.numerics.method],
-        namespace=model.parameter_values(),
+        namespace=namespace,
         initial=model.initial_values(),
         dt=model.numerics.dt.quantity,
         input=kind,

@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine:
+#   make demo   simulate every library model, write figures, a Neo file and a summary to out/
+#   make test   lint and run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test test-fast lint benchmark clean
+
+$(STAMP): pyproject.toml tools/bootstrap.sh
+	tools/bootstrap.sh $(VENV)
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m sourced_neuron.demo --out out
+
+lint: $(STAMP)
+	$(PY) -m ruff check sourced_neuron tests benchmarks examples
+	$(PY) -m ruff format --check sourced_neuron tests benchmarks examples
+
+test: lint
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/lif_network.py
+
+clean:
+	rm -rf out .pytest_cache .hypothesis
