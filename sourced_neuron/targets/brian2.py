@@ -112,10 +112,11 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
         kind = input_kind
         if input_kind == "constant":
             lines.append(f"{INPUT} : amp")
+        # "constant over dt": read once at the start of each step, also by multi-stage methods
         elif input_kind == "timed":
-            lines.append(f"{INPUT} = {STIMULUS_NAME}(t) : amp")
+            lines.append(f"{INPUT} = {STIMULUS_NAME}(t) : amp (constant over dt)")
         elif input_kind == "timed_per_neuron":
-            lines.append(f"{INPUT} = {STIMULUS_NAME}(t, i) : amp")
+            lines.append(f"{INPUT} = {STIMULUS_NAME}(t, i) : amp (constant over dt)")
         else:
             raise ValueError(f"unknown input kind {input_kind!r}")
     refractory: Any = False
