@@ -25,13 +25,23 @@ CURRENTS_PA = np.linspace(150.0, 400.0, N)  # from just below rheobase (150 pA) 
 def hand_written():
     import brian2 as b2
 
-    namespace = {"E_L": -65 * b2.mV, "V_th": -50 * b2.mV, "V_reset": -65 * b2.mV, "tau_m": 10 * b2.ms,
-                 "R_m": 100 * b2.Mohm, "t_ref": 2 * b2.ms}
+    namespace = {
+        "E_L": -65 * b2.mV,
+        "V_th": -50 * b2.mV,
+        "V_reset": -65 * b2.mV,
+        "tau_m": 10 * b2.ms,
+        "R_m": 100 * b2.Mohm,
+        "t_ref": 2 * b2.ms,
+    }
     group = b2.NeuronGroup(
         N,
         "dv/dt = (E_L - v + R_m*I_ext)/tau_m : volt (unless refractory)\nI_ext : amp",
-        threshold="v > V_th", reset="v = V_reset", refractory="t_ref", method="exact",
-        namespace=namespace, dt=0.1 * b2.ms,
+        threshold="v > V_th",
+        reset="v = V_reset",
+        refractory="t_ref",
+        method="exact",
+        namespace=namespace,
+        dt=0.1 * b2.ms,
     )
     group.v = -65 * b2.mV
     group.I_ext = CURRENTS_PA * b2.pA
@@ -78,9 +88,11 @@ def main() -> None:
         hand.append(timed(hand_written, 1)[0])
         gen.append(timed(generated, 1)[0])
     hand_median, gen_median = statistics.median(hand), statistics.median(gen)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"brian2 {importlib.metadata.version('brian2')}, neo {importlib.metadata.version('neo')}, "
-          f"target {args.target}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"brian2 {importlib.metadata.version('brian2')}, neo {importlib.metadata.version('neo')}, "
+        f"target {args.target}"
+    )
     print(f"{N} LIF neurons, 1 s, exact, dt 0.1 ms, {spikes_hand} spikes; median of {args.repeats} calls")
     print(f"hand-written Brian2: {hand_median:.3f} s  (all: {', '.join(f'{t:.3f}' for t in hand)})")
     print(f"sn.simulate:        {gen_median:.3f} s  (all: {', '.join(f'{t:.3f}' for t in gen)})")

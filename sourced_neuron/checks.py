@@ -10,6 +10,7 @@ and receptor port.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import re
 from collections.abc import Callable
@@ -117,13 +118,24 @@ def check_file(path: str | Path) -> list[Diagnostic]:
 def build_model(text: str, source: str = "<string>") -> NeuronModel:
     """Check YAML text and build the model.
 
+    Models are immutable, so the result for the same text and source is cached.
+
     Raises
     ------
     ModelError
         With every problem found.
     """
+    if not isinstance(text, str) or not isinstance(source, str):
+        return _build_model(text, str(source))
+    return _build_model_cached(text, source)
+
+
+def _build_model(text: str, source: str) -> NeuronModel:
     data, locator = yamlsafe.load(text, source)
     return _Builder(data, locator).build()
+
+
+_build_model_cached = functools.lru_cache(maxsize=256)(_build_model)
 
 
 def model_names_used(model: NeuronModel) -> set[str]:

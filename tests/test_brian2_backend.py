@@ -17,8 +17,14 @@ pytestmark = pytest.mark.brian2
 VALID = Path(__file__).parent / "models" / "valid"
 
 # Deliberately unusual values, so a swapped or ignored parameter changes the answer.
-LIF_PARAMS = {"E_L": "-63 mV", "V_th": "-51 mV", "V_reset": "-67 mV", "tau_m": "7 ms", "R_m": "130 Mohm",
-              "t_ref": "3 ms"}
+LIF_PARAMS = {
+    "E_L": "-63 mV",
+    "V_th": "-51 mV",
+    "V_reset": "-67 mV",
+    "tau_m": "7 ms",
+    "R_m": "130 Mohm",
+    "t_ref": "3 ms",
+}
 
 
 def spikes(block: neo.Block, index: int = 0) -> np.ndarray:
@@ -61,8 +67,9 @@ def test_refractoriness_clamps_v_at_reset():
 
 
 def test_neo_structure_units_and_annotations():
-    block = sn.simulate("izhikevich", duration="200 ms", preset="fs", stimulus="10 pA", n_neurons=3,
-                        record=("v", "u", "I_ext"), seed=5)
+    block = sn.simulate(
+        "izhikevich", duration="200 ms", preset="fs", stimulus="10 pA", n_neurons=3, record=("v", "u", "I_ext"), seed=5
+    )
     assert isinstance(block, neo.Block) and len(block.segments) == 1
     segment = block.segments[0]
     assert len(segment.spiketrains) == 3
@@ -86,8 +93,12 @@ def test_neo_structure_units_and_annotations():
 
 
 def test_step_stimulus_timing():
-    block = sn.simulate("lif", duration="30 ms", record=("v", "I_ext"),
-                        stimulus={"start": "10 ms", "stop": "20 ms", "amplitude": "100 pA"})
+    block = sn.simulate(
+        "lif",
+        duration="30 ms",
+        record=("v", "I_ext"),
+        stimulus={"start": "10 ms", "stop": "20 ms", "amplitude": "100 pA"},
+    )
     current = block.segments[0].analogsignals[1].magnitude[:, 0]
     on = np.flatnonzero(current)
     # on for the steps that start at 10.0, 10.1, ..., 19.9 ms
@@ -131,8 +142,11 @@ def test_method_is_honoured_and_never_replaced():
 
 def test_exact_on_a_nonlinear_model_is_refused_naming_model_and_method():
     model = sn.load_model("izhikevich").with_numerics(method="exact")
-    with pytest.raises(sn.UnsupportedFeatureError, match=r"model 'izhikevich': Brian2 cannot integrate it with "
-                       r"method 'exact'"):
+    with pytest.raises(
+        sn.UnsupportedFeatureError,
+        match=r"model 'izhikevich': Brian2 cannot integrate it with "
+        r"method 'exact'",
+    ):
         sn.simulate(model, duration="10 ms")
 
 

@@ -28,8 +28,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("suffix", [".nix", ".pkl"])
 def test_neo_round_trip_keeps_units_and_annotations(tmp_path, suffix):
-    block = sn.simulate("izhikevich", duration="100 ms", preset="ch", stimulus="10 pA", n_neurons=2,
-                        record=("v", "u"))
+    block = sn.simulate("izhikevich", duration="100 ms", preset="ch", stimulus="10 pA", n_neurons=2, record=("v", "u"))
     path = write_block(block, tmp_path / f"run{suffix}")
     again = read_block(path)
     a, b = block.segments[0], again.segments[0]
@@ -68,12 +67,12 @@ def test_exported_script_runs_in_plain_brian2_and_matches_simulate(tmp_path):
     model = sn.load_model("izhikevich").with_preset("ib")
     script = sn.export(model, "brian2")
     assert "sourced_neuron" not in script.split('"""', 2)[2]  # no import of this package: self-contained
-    script = script.replace("I_stim = 0.0*pA", "I_stim = 10.0*pA").replace("DURATION = 1*second",
-                                                                           "DURATION = 300*ms")
+    script = script.replace("I_stim = 0.0*pA", "I_stim = 10.0*pA").replace("DURATION = 1*second", "DURATION = 300*ms")
     (tmp_path / "model.py").write_text(script)
     (tmp_path / "brian_preferences").write_text("codegen.target = 'numpy'\n")
-    result = subprocess.run([sys.executable, "model.py"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, check=True)
+    result = subprocess.run(
+        [sys.executable, "model.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=True
+    )
     block = sn.simulate(model, duration="300 ms", stimulus="10 pA", record=())
     times = block.segments[0].spiketrains[0].magnitude
     assert f"izhikevich: {len(times)} spikes in 300. ms" in result.stdout
@@ -110,8 +109,24 @@ def test_cli_models_show_and_check(capsys, tmp_path):
 
 def test_cli_simulate_writes_neo_and_png(tmp_path):
     out, png = tmp_path / "run.nix", tmp_path / "run.png"
-    result = run_cli("simulate", "izhikevich", "--preset", "rs", "--current", "10 pA", "--duration", "200 ms",
-                     "--set", "d=6 mV", "--n-neurons", "2", "--out", str(out), "--plot", str(png))
+    result = run_cli(
+        "simulate",
+        "izhikevich",
+        "--preset",
+        "rs",
+        "--current",
+        "10 pA",
+        "--duration",
+        "200 ms",
+        "--set",
+        "d=6 mV",
+        "--n-neurons",
+        "2",
+        "--out",
+        str(out),
+        "--plot",
+        str(png),
+    )
     assert result.returncode == 0, result.stderr
     assert "neuron 1:" in result.stdout
     block = read_block(out)
@@ -136,8 +151,15 @@ def test_cli_simulate_writes_neo_and_png(tmp_path):
     ],
 )
 def test_cli_bad_input_exits_non_zero_with_a_message_and_no_traceback(args, message, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sourced_neuron", *args], capture_output=True, text=True,
-                            timeout=300, check=False, cwd=tmp_path, env={**os.environ})
+    result = subprocess.run(
+        [sys.executable, "-m", "sourced_neuron", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ},
+    )
     assert result.returncode != 0
     assert message in " ".join((result.stdout + result.stderr).split())
     assert "Traceback" not in result.stdout + result.stderr

@@ -94,16 +94,26 @@ def test_laa_subthreshold_response_matches_solve_ivp(params, current):
     model = sn.load_model("laa").with_parameters(params)
     values = {k: float(np.asarray(v)) for k, v in model.parameter_values().items()}
     start = 0.02  # step on at 20 ms: integrate the two pieces separately, as the ODE is not smooth there
-    block = sn.simulate(model, duration="200 ms",
-                        stimulus={"start": "20 ms", "stop": "1 s", "amplitude": f"{current * 1e12} pA"})
+    block = sn.simulate(
+        model, duration="200 ms", stimulus={"start": "20 ms", "stop": "1 s", "amplitude": f"{current * 1e12} pA"}
+    )
     v = block.segments[0].analogsignals[0].rescale(pq.V).magnitude[:, 0]
     t = block.segments[0].analogsignals[0].times.rescale(pq.s).magnitude
     assert len(block.segments[0].spiketrains[0]) == 0
     rhs = laa_rhs([values[n] for n in ("C_m", "g_L", "E_L", "k", "V_thr", "G_act", "A_m")])
-    before = solve_ivp(rhs, (0, start), [values["E_L"]], args=(0.0,), t_eval=t[t <= start], rtol=1e-11,
-                       atol=1e-14, method="DOP853")
-    after = solve_ivp(rhs, (start, t[-1]), [before.y[0, -1]], args=(current,), t_eval=t[t >= start],
-                      rtol=1e-11, atol=1e-14, method="DOP853")
+    before = solve_ivp(
+        rhs, (0, start), [values["E_L"]], args=(0.0,), t_eval=t[t <= start], rtol=1e-11, atol=1e-14, method="DOP853"
+    )
+    after = solve_ivp(
+        rhs,
+        (start, t[-1]),
+        [before.y[0, -1]],
+        args=(current,),
+        t_eval=t[t >= start],
+        rtol=1e-11,
+        atol=1e-14,
+        method="DOP853",
+    )
     reference = np.concatenate([before.y[0], after.y[0, 1:]])
     # RK4 at dt = 0.1 ms on a 10 ms membrane: global error ~ (dt/tau)^4 * V ~ 1e-9 V; 1e-7 V leaves margin
     np.testing.assert_allclose(v, reference, rtol=0, atol=1e-7)
