@@ -97,6 +97,16 @@ def main() -> None:
     print(f"hand-written Brian2: {hand_median:.3f} s  (all: {', '.join(f'{t:.3f}' for t in hand)})")
     print(f"sn.simulate:        {gen_median:.3f} s  (all: {', '.join(f'{t:.3f}' for t in gen)})")
     print(f"ratio generated / hand-written: {gen_median / hand_median:.3f}")
+    # Neo makes SpikeTrain objects when they are first accessed; what that costs, on its own:
+    import quantities as pq
+
+    import sourced_neuron as sn
+
+    block = sn.simulate("lif", duration="1 s", n_neurons=N, stimulus=CURRENTS_PA * pq.pA, record=())
+    started = time.perf_counter()
+    trains = list(block.segments[0].spiketrains)
+    print(f"then making the {len(trains)} neo.SpikeTrain objects (Neo, on first access): "
+          f"{time.perf_counter() - started:.3f} s")
 
 
 if __name__ == "__main__":

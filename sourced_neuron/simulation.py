@@ -186,10 +186,9 @@ def build_block(request: SimulationRequest, result: RunResult, backend: str, pre
     # Neo's multiplexed spike-train list: SpikeTrain objects are made when first accessed
     # (``segment.spiketrains.multiplexed`` gives all spikes without making them)
     n = request.n_neurons
-    times = [np.asarray(t, dtype=float) * 1e3 for t in result.spike_times]
     segment.spiketrains = SpikeTrainList.from_spike_time_array(
-        np.concatenate(times) if times else np.zeros(0),
-        np.repeat(np.arange(n), [len(t) for t in times]),
+        np.asarray(result.spike_times, dtype=float) * 1e3,
+        np.asarray(result.spike_indices, dtype=int),
         np.arange(n),
         t_stop=t_stop,
         units=pq.ms,

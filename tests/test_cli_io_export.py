@@ -88,7 +88,7 @@ def test_every_library_model_exports(name):
 
 
 def test_export_errors():
-    with pytest.raises(sn.BackendUnavailableError, match="export target 'nestml' .* is not implemented"):
+    with pytest.raises(sn.BackendUnavailableError, match=r"export target 'nestml' .* is not implemented"):
         sn.export("lif", "nestml")
     with pytest.raises(sn.BackendUnavailableError, match=r"unknown export target 'brain2' \(did you mean 'brian2'\?\)"):
         sn.export("lif", "brain2")

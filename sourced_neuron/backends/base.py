@@ -64,8 +64,10 @@ class RunResult:
 
     Attributes
     ----------
-    spike_times : list of numpy.ndarray
-        One array per neuron, seconds.
+    spike_indices : numpy.ndarray
+        Neuron index of each spike.
+    spike_times : numpy.ndarray
+        Time of each spike, seconds (same length as ``spike_indices``).
     signals : dict
         Variable name to an array of shape ``(n_samples, n_neurons)`` in SI units, sampled
         every ``dt`` from ``t = 0``.
@@ -73,7 +75,8 @@ class RunResult:
         Extra annotations (e.g. the code generation target).
     """
 
-    spike_times: list[np.ndarray]
+    spike_indices: np.ndarray
+    spike_times: np.ndarray
     signals: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -131,9 +131,9 @@ class Brian2Runtime(Backend):
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
         except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
-        trains = spikes.spike_trains() if spikes is not None else {i: np.zeros(0) * b2.second for i in range(n)}
         result = RunResult(
-            spike_times=[np.asarray(trains[i] / b2.second, dtype=float) for i in range(n)],
+            spike_indices=np.asarray(spikes.i[:] if spikes is not None else [], dtype=int),
+            spike_times=np.asarray(spikes.t_[:] if spikes is not None else [], dtype=float),
             info={"codegen_target": group.state_updater.codeobj.class_name},
         )
         if states is not None:

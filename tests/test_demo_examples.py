@@ -1,0 +1,43 @@
+"""The main job (``make demo``) and the example scripts run and produce what they say."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sourced_neuron.demo import DEMO_RUNS, run_demo
+from sourced_neuron.io import read_blocks
+
+pytestmark = pytest.mark.brian2
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.slow
+def test_demo_writes_figure_neo_file_and_summary(tmp_path):
+    blocks = run_demo(tmp_path)
+    assert {b.annotations["model"] for b in blocks} >= {"lif", "izhikevich", "hh", "adex", "laa"}
+    png = tmp_path / "demo.png"
+    assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 50_000
+    again = read_blocks(tmp_path / "demo.nix")
+    assert len(again) == len(blocks) == len(DEMO_RUNS)
+    assert [len(b.segments[0].spiketrains[0]) for b in again] == [len(b.segments[0].spiketrains[0]) for b in blocks]
+    summary = (tmp_path / "summary.txt").read_text()
+    assert summary.count(" spikes ") == len(blocks)
+    assert all(len(b.segments[0].spiketrains[0]) > 0 for b in blocks)  # every demo run spikes
+
+
+@pytest.mark.parametrize("script", ["custom_model.py", "quickstart.py"])
+def test_example_scripts_run(script, tmp_path):
+    env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
+    args = ["--out", str(tmp_path)] if script == "quickstart.py" else []
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True,
+                            text=True, timeout=600, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    if script == "custom_model.py":
+        assert "400 pA" in result.stdout and "qif_adapt.yaml:7 [equations]" in result.stdout
+    else:
+        assert (tmp_path / "adex_adapting.nix").exists() and (tmp_path / "adex_adapting.png").exists()
