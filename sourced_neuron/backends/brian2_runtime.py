@@ -132,12 +132,13 @@ class Brian2Runtime(Backend):
         except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
         result = RunResult(
-            spike_indices=np.asarray(spikes.i[:] if spikes is not None else [], dtype=int),
-            spike_times=np.asarray(spikes.t_[:] if spikes is not None else [], dtype=float),
+            # copies: the monitor's arrays are views of buffers Brian2 frees with the network
+            spike_indices=np.array(spikes.i[:] if spikes is not None else [], dtype=int),
+            spike_times=np.array(spikes.t_[:] if spikes is not None else [], dtype=float),
             info={"codegen_target": group.state_updater.codeobj.class_name},
         )
         if states is not None:
             for name in request.record:
                 values = getattr(states, name)  # shape (n_neurons, n_samples)
-                result.signals[name] = np.asarray(values, dtype=float).T
+                result.signals[name] = np.array(values, dtype=float).T
         return result
