@@ -78,8 +78,8 @@ def plot_block(block: neo.Block, path: str | Path, threshold: float | None = Non
 def plot_overview(blocks: Sequence[neo.Block], path: str | Path, columns: int = 2) -> Path:
     """One trace-and-raster panel per block, in a grid (the demo figure)."""
     rows = -(-len(blocks) // columns)
-    figure = plt.figure(figsize=(6 * columns, 3.2 * rows))
-    grid = figure.add_gridspec(rows * 2, columns, height_ratios=[3, 1] * rows, hspace=0.15)
+    figure = plt.figure(figsize=(6 * columns, 3.2 * rows), layout="constrained")
+    grid = figure.add_gridspec(rows * 2, columns, height_ratios=[3, 1] * rows)
     for k, block in enumerate(blocks):
         row, column = divmod(k, columns)
         traces = figure.add_subplot(grid[2 * row, column])
@@ -87,7 +87,6 @@ def plot_overview(blocks: Sequence[neo.Block], path: str | Path, columns: int = 
         _draw(block, traces, raster)
         traces.set_title(_title(block), fontsize=9)
         traces.tick_params(labelbottom=False)
-    figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
