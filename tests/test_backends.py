@@ -17,8 +17,11 @@ def test_status_lists_every_backend_of_the_format():
 
 def test_missing_simulator_gives_a_message_with_the_install_command(monkeypatch):
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "brian2" else object())
-    with pytest.raises(sn.BackendUnavailableError, match=r"backend 'brian2' is not available: Brian2 is not "
-                       r"installed \(pip install 'brian2==2.10.1'\)"):
+    with pytest.raises(
+        sn.BackendUnavailableError,
+        match=r"backend 'brian2' is not available: Brian2 is not "
+        r"installed \(pip install 'brian2==2.10.1'\)",
+    ):
         backends.get_backend("brian2")
 
 
@@ -30,10 +33,14 @@ def test_capabilities_are_declared():
 
 
 def test_method_outside_the_capabilities_is_refused_before_running(monkeypatch):
-    monkeypatch.setattr(Brian2Runtime, "capabilities", classmethod(lambda cls: backends.Capabilities(
-        methods=frozenset({"euler"}))))
-    with pytest.raises(sn.UnsupportedFeatureError, match=r"backend 'brian2' cannot integrate model 'lif' with "
-                       r"method 'exact' here \(it can: euler\)"):
+    monkeypatch.setattr(
+        Brian2Runtime, "capabilities", classmethod(lambda cls: backends.Capabilities(methods=frozenset({"euler"})))
+    )
+    with pytest.raises(
+        sn.UnsupportedFeatureError,
+        match=r"backend 'brian2' cannot integrate model 'lif' with "
+        r"method 'exact' here \(it can: euler\)",
+    ):
         sn.simulate("lif", duration="1 ms")
 
 

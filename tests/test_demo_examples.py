@@ -34,8 +34,14 @@ def test_demo_writes_figure_neo_file_and_summary(tmp_path):
 def test_example_scripts_run(script, tmp_path):
     env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
     args = ["--out", str(tmp_path)] if script == "quickstart.py" else []
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True,
-                            text=True, timeout=600, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     if script == "custom_model.py":
         assert "400 pA" in result.stdout and "qif_adapt.yaml:7 [equations]" in result.stdout

@@ -197,16 +197,23 @@ HH_CURRENTS = np.array([-40.0, -32.5, -31.5, -20.0, 0.0, 100.0, 400.0, 1000.0]) 
 
 def hh_reference_spikes(current: float, duration: float) -> np.ndarray:
     params = sn.load_model("hh").parameter_values()
-    c, g_na, g_k, g_l, e_na, e_k, e_l, v_t = (float(np.asarray(params[n])) for n in
-                                              ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "V_T"))
+    c, g_na, g_k, g_l, e_na, e_k, e_l, v_t = (
+        float(np.asarray(params[n])) for n in ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "V_T")
+    )
 
     def exprel(x):
         return 1.0 if abs(x) < 1e-12 else np.expm1(x) / x
 
     def rates(v):
         u = (v - v_t) * 1e3
-        return (1.28e3 / exprel((13 - u) / 4), 1.4e3 / exprel((u - 40) / 5), 128 * np.exp((17 - u) / 18),
-                4e3 / (1 + np.exp((40 - u) / 5)), 160 / exprel((15 - u) / 5), 500 * np.exp((10 - u) / 40))
+        return (
+            1.28e3 / exprel((13 - u) / 4),
+            1.4e3 / exprel((u - 40) / 5),
+            128 * np.exp((17 - u) / 18),
+            4e3 / (1 + np.exp((40 - u) / 5)),
+            160 / exprel((15 - u) / 5),
+            500 * np.exp((10 - u) / 40),
+        )
 
     def rhs(t, y):
         v, m, h, n = y
@@ -220,27 +227,22 @@ def hh_reference_spikes(current: float, duration: float) -> np.ndarray:
     spike.direction = 1
     am, bm, ah, bh, an, bn = rates(e_l)
     start = [e_l, am / (am + bm), ah / (ah + bh), an / (an + bn)]
-    solution = solve_ivp(rhs, (0, duration), start, events=spike, method="LSODA", rtol=1e-9, atol=1e-12,
-                         max_step=1e-3)
+    solution = solve_ivp(rhs, (0, duration), start, events=spike, method="LSODA", rtol=1e-9, atol=1e-12, max_step=1e-3)
     return solution.t_events[0] * 1e3
 
 
 @pytest.fixture(scope="module")
 def hh_counts():
     # HH's exponential-Euler code is heavy for NumPy (about 5 ms a step); Cython compiles it once
-    import os
-
-    previous = os.environ.get("SOURCED_NEURON_BRIAN2_TARGET")
-    os.environ["SOURCED_NEURON_BRIAN2_TARGET"] = "cython"
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCED_NEURON_BRIAN2_TARGET", "cython")
         counts = {}
         for dt in ("0.1 ms", "0.01 ms"):
-            block = sn.simulate("hh", duration="1 s", stimulus=HH_CURRENTS * pq.pA, n_neurons=len(HH_CURRENTS),
-                                record=(), dt=dt)
+            block = sn.simulate(
+                "hh", duration="1 s", stimulus=HH_CURRENTS * pq.pA, n_neurons=len(HH_CURRENTS), record=(), dt=dt
+            )
             counts[dt] = [st.rescale(pq.ms).magnitude for st in block.segments[0].spiketrains]
-        return counts
-    finally:
-        os.environ["SOURCED_NEURON_BRIAN2_TARGET"] = previous or "numpy"
+    return counts
 
 
 @pytest.mark.slow
