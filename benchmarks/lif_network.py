@@ -105,8 +105,10 @@ def main() -> None:
     block = sn.simulate("lif", duration="1 s", n_neurons=N, stimulus=CURRENTS_PA * pq.pA, record=())
     started = time.perf_counter()
     trains = list(block.segments[0].spiketrains)
-    print(f"then making the {len(trains)} neo.SpikeTrain objects (Neo, on first access): "
-          f"{time.perf_counter() - started:.3f} s")
+    print(
+        f"then making the {len(trains)} neo.SpikeTrain objects (Neo, on first access): "
+        f"{time.perf_counter() - started:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -80,16 +80,16 @@ class Brian2Runtime(Backend):
         from brian2.stateupdaters.base import UnsupportedEquationsException
 
         model, stimulus, n = request.model, request.stimulus, request.n_neurons
-        input_kind = {"none": "constant", "constant": "constant"}.get(stimulus.kind, "timed")
-        if (input_kind == "timed" and np.ndim(stimulus.amplitude) == 2) or (
-            stimulus.kind == "step" and np.ndim(stimulus.amplitude) == 1
-        ):
-            input_kind = "timed_per_neuron"
+        dt = request.dt * b2.second
+        values = None
+        input_kind = "constant"
+        if stimulus.kind in ("step", "sampled"):
+            # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
+            values = stimulus.values_on_grid(request.dt, request.n_steps + 1)
+            input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
         spec = lower(model, input_kind)
         namespace = dict(spec.namespace)
-        dt = request.dt * b2.second
-        if spec.input in ("timed", "timed_per_neuron"):
-            values = stimulus.values_on_grid(request.dt, request.n_steps + 1)
+        if values is not None and spec.input != "none":
             namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
         target = codegen_target()
         try:
