@@ -17,12 +17,11 @@ __all__ = ["PLANNED", "REGISTRY", "export"]
 #: Target name -> "module:function".
 REGISTRY: dict[str, str] = {
     "brian2": "sourced_neuron.targets.brian2:export_script",
+    "nestml": "sourced_neuron.targets.nestml:export_nestml",
 }
 
 #: Targets named by the project that this version does not generate yet.
-PLANNED: dict[str, str] = {
-    "nestml": "a NESTML neuron model for NEST",
-}
+PLANNED: dict[str, str] = {}
 
 
 def export(model: NeuronModel | str | Path, target: str) -> str:

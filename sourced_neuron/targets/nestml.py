@@ -1,0 +1,315 @@
+"""Generating NESTML from a model, with the same arithmetic as on Brian2.
+
+For every fixed-step method the integration step is not left to NESTML's solvers: Brian2's
+state updater turns the equations into plain assignments (the step of ``exact``,
+``exponential_euler``, ``euler``, ``rk2`` or ``rk4``), and those assignments are printed into
+the NESTML ``update:`` block. Both simulators then evaluate the same expressions, in SI units
+(NESTML variables are declared ``real`` and hold SI magnitudes, as Brian2 does internally).
+The order of operations in a step, spike time stamps, refractoriness and input timing follow
+docs/semantics.md.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from importlib import resources
+
+import jinja2
+from brian2.units.fundamentalunits import DIMENSIONLESS
+
+from .. import expressions as ex
+from ..errors import UnsupportedFeatureError
+from ..model import INPUT, NeuronModel
+from .brian2 import brian2_unit, lower
+
+__all__ = ["FUNCTIONS", "NestmlSource", "generate", "nestml_model_name", "render"]
+
+#: Model-format function -> NESTML function (``None``: NESTML cannot express it).
+FUNCTIONS: dict[str, str | None] = {
+    "exp": "exp",
+    "log": "ln",
+    "log10": "log10",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "abs": "abs",
+    "floor": "floor",
+    "ceil": "ceil",
+    "clip": "clip",
+    "minimum": "min",
+    "maximum": "max",
+    "exprel": "sn_exprel",
+    "sign": "sn_sign",
+    "sqrt": "sqrt",  # printed as pow(x, 0.5)
+    "arcsin": None,
+    "arccos": None,
+    "arctan": None,
+}
+
+#: Local names of the generated update block.
+DT, TIME, INPUT_SI = "sn_dt", "sn_t", "sn_I_ext"
+REFRACTORY_LEFT, NOT_REFRACTORY = "sn_refractory_left", "sn_not_refractory"
+
+
+class _Printer(ast.NodeVisitor):
+    """Prints Brian2 abstract-code expressions as NESTML expressions over SI ``real`` values."""
+
+    def __init__(self, model: NeuronModel):
+        self.model = model
+        self.functions_used: set[str] = set()
+
+    def name(self, name: str) -> str:
+        if name == "dt":
+            return DT
+        if name == "t":
+            return TIME
+        if name == INPUT:
+            return INPUT_SI
+        if name.startswith("_"):  # Brian2's temporaries: _v, __k_1_v, _BA_v
+            return "sn_tmp_" + name.lstrip("_")
+        if name in ex.UNITS and name not in self.model.names():
+            return repr(float(ex.UNITS[name]))
+        return name
+
+    def visit_Name(self, node: ast.Name) -> str:
+        return self.name(node.id)
+
+    def visit_Constant(self, node: ast.Constant) -> str:
+        if isinstance(node.value, bool):
+            return "true" if node.value else "false"
+        return repr(float(node.value))  # never an integer literal: 17/18 must not be integer division
+
+    def visit_BinOp(self, node: ast.BinOp) -> str:
+        op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}[type(node.op)]
+        return f"({self.visit(node.left)} {op} {self.visit(node.right)})"
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> str:
+        op = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not "}[type(node.op)]
+        return f"({op}{self.visit(node.operand)})"
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> str:
+        op = " and " if isinstance(node.op, ast.And) else " or "
+        return "(" + op.join(self.visit(v) for v in node.values) + ")"
+
+    def visit_Compare(self, node: ast.Compare) -> str:
+        op = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}[
+            type(node.ops[0])
+        ]
+        return f"({self.visit(node.left)} {op} {self.visit(node.comparators[0])})"
+
+    def visit_Call(self, node: ast.Call) -> str:
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise UnsupportedFeatureError(
+                f"model {self.model.name!r}: the NESTML generator cannot print function {name!r}"
+            )
+        target = FUNCTIONS[name]
+        if target is None:
+            raise UnsupportedFeatureError(
+                f"model {self.model.name!r} uses {name}(), which NESTML does not provide; "
+                "it cannot be generated for NEST"
+            )
+        args = [self.visit(a) for a in node.args]
+        if name == "sqrt":
+            return f"pow({args[0]}, 0.5)"
+        if target.startswith("sn_"):
+            self.functions_used.add(target)
+        return f"{target}({', '.join(args)})"
+
+    def generic_visit(self, node: ast.AST) -> str:
+        raise UnsupportedFeatureError(f"the NESTML generator cannot print {ast.unparse(node)!r}")
+
+    def expression(self, text: str) -> str:
+        return self.visit(ast.parse(text, mode="eval").body)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    target: str
+    expression: str
+    declare: bool
+    op: str = "="
+
+
+def _abstract_code(model: NeuronModel, frozen: frozenset[str]) -> list[tuple[str, str]]:
+    """Brian2's integration step as (target, expression) pairs.
+
+    Variables in ``frozen`` (those flagged ``(unless refractory)`` during refractoriness) get a
+    zero derivative, exactly as Brian2 multiplies their derivative by ``not_refractory``.
+    """
+    import brian2
+    from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
+
+    lines = []
+    for line in lower(model, "constant").equations.splitlines():
+        name = line.split("/dt", 1)[0][1:] if line.startswith("d") and "/dt" in line.split("=")[0] else None
+        if name in frozen:  # held constant through the step: a parameter of the step
+            eq = next(e for e in model.equations if e.name == name)
+            lines.append(f"{name} : {brian2_unit(eq.dimension)}")
+        else:
+            lines.append(line.replace(" (unless refractory)", ""))
+    if not any("/dt" in line.split("=")[0] for line in lines):
+        return []
+    method = model.numerics.method
+    try:
+        code = StateUpdateMethod.stateupdaters[method](brian2.Equations("\n".join(lines)), {})
+    except UnsupportedEquationsException as exc:
+        raise UnsupportedFeatureError(
+            f"model {model.name!r}: method {method!r} cannot integrate these equations for target 'nestml' ({exc})"
+        ) from None
+    pairs = []
+    for statement in code.strip().splitlines():
+        target, _, expression = statement.partition(" = ")
+        pairs.append((target.strip(), expression.strip()))
+    return pairs
+
+
+def nestml_model_name(model: NeuronModel) -> str:
+    """The NESTML/NEST model name: the model name and a short hash of the generated structure."""
+    return f"{model.name}_sn{structure_hash(model)[:10]}"
+
+
+def structure_hash(model: NeuronModel) -> str:
+    """Hash of what is compiled: the generated code without parameter and initial values."""
+    import hashlib
+
+    return hashlib.sha256(render(model, values=False, name="model").encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NestmlSource:
+    """Generated NESTML and what the NEST backend needs to drive it."""
+
+    text: str
+    model_name: str
+    parameters: tuple[str, ...]
+    states: tuple[str, ...]
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FunctionLoader(
+        lambda name: resources.files("sourced_neuron.templates").joinpath(name).read_text(encoding="utf-8")
+    ),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # noqa: S701 - NESTML source; every name and expression was checked and printed here
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _check_supported(model: NeuronModel) -> None:
+    if model.numerics.method == "rkf45":
+        raise UnsupportedFeatureError(
+            f"model {model.name!r}: method 'rkf45' is not generated for target 'nestml' in this version"
+        )
+    if model.is_stochastic:
+        raise UnsupportedFeatureError(
+            f"model {model.name!r}: white noise (xi) is not generated for target 'nestml' in this version"
+        )
+
+
+def render(model: NeuronModel, values: bool = True, name: str | None = None) -> str:
+    """The NESTML source of ``model`` (``values=False`` leaves parameter values out, for hashing)."""
+    _check_supported(model)
+    printer = _Printer(model)
+    flagged = frozenset(e.name for e in model.equations if "unless refractory" in e.flags)
+    held = [e.name for e in model.equations if e.kind == "subexpression" and "constant over dt" in e.flags]
+
+    def statements(pairs: list[tuple[str, str]]) -> list[_Statement]:
+        result = []
+        for target, expression in pairs:
+            declared = target.startswith("_")
+            result.append(_Statement(printer.name(target), printer.expression(expression), declared))
+        return result
+
+    normal = statements(_abstract_code(model, frozenset()))
+    refractory = statements(_abstract_code(model, flagged)) if flagged and model.refractory else []
+    subexpressions = {e.name: e.expression for e in model.equations if e.kind == "subexpression"}
+    needed_after = _needed_subexpressions(model, subexpressions, held)
+    reset = []
+    for statement in model.reset:
+        target, op, rhs = statement.split(" ", 2)
+        reset.append(_Statement(printer.name(target), printer.expression(rhs), False, op))
+    parameter_values = model.parameter_values()
+    initial = model.initial_values()
+    states = [e for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != INPUT)]
+    refractory_kind = model.refractory.kind if model.refractory else None
+    duration = None
+    if refractory_kind in ("duration", "expression"):
+        duration = printer.expression(model.refractory.expression)
+    text = _TEMPLATES.get_template("nestml_model.nestml.j2").render(
+        model=model,
+        name=name or nestml_model_name(model),
+        values=values,
+        states=[
+            (e.name, repr(float(_si(initial.get(e.name, 0.0)))), brian2_unit(e.dimension)) for e in states
+        ],
+        parameters=[
+            (pname, repr(float(_si(value))), brian2_unit(ex.get_dimensions(value)))
+            for pname, value in parameter_values.items()
+        ],
+        uses_time="t" in _names(model),
+        held=[(h, printer.expression(subexpressions[h])) for h in held],
+        normal=normal,
+        refractory=refractory,
+        held_in_refractoriness=bool(flagged and model.refractory),
+        refractory_kind=refractory_kind,
+        refractory_duration=duration,
+        refractory_condition=printer.expression(model.refractory.expression) if refractory_kind == "condition" else None,
+        after=[(s, printer.expression(subexpressions[s])) for s in needed_after],
+        threshold=printer.expression(model.threshold) if model.threshold else None,
+        reset=reset,
+        functions=sorted(printer.functions_used),
+    )
+    return text
+
+
+def _si(value) -> float:
+    """The magnitude of a quantity in SI units."""
+    dim = ex.get_dimensions(value)
+    return float(value if dim == DIMENSIONLESS else value / ex.Quantity(1.0, dim=dim))
+
+
+def _names(model: NeuronModel) -> set[str]:
+    from ..checks import model_names_used
+
+    return model_names_used(model)
+
+
+def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], held: list[str]) -> list[str]:
+    """Subexpressions the threshold, reset or refractory condition read, in dependency order."""
+    texts = [model.threshold or ""] + [s.split(" ", 2)[2] for s in model.reset]
+    if model.refractory is not None:
+        texts.append(model.refractory.expression)
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name in held or name not in subexpressions:
+            return
+        for dependency in sorted(ex.names_in(ex.parse(subexpressions[name]))):
+            visit(dependency)
+        order.append(name)
+
+    for text in texts:
+        if text:
+            for name in sorted(ex.names_in(ex.parse(text))):
+                visit(name)
+    return order
+
+
+def generate(model: NeuronModel) -> NestmlSource:
+    """Generated NESTML for the NEST backend, with the names it needs to set parameters and states."""
+    text = render(model)
+    states = tuple(e.name for e in model.equations if e.kind == "differential" or (
+        e.kind == "parameter" and e.name != INPUT))
+    return NestmlSource(text, nestml_model_name(model), model.parameter_names, states)
+
+
+def export_nestml(model: NeuronModel) -> str:
+    """The NESTML model (target ``"nestml"`` of :func:`sourced_neuron.export`)."""
+    return render(model)
