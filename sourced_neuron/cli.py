@@ -144,6 +144,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .nestbuild import cache_entries, cache_root, clear_cache
+
+    if args.action == "clear":
+        print(f"removed {clear_cache()} cached module(s) from {cache_root() / 'nest'}")
+        return 0
+    entries = cache_entries()
+    print(f"{len(entries)} cached NEST module(s) in {cache_root() / 'nest'}")
+    for entry in entries:
+        print(
+            f"  {entry['module']}  {', '.join(entry['models'])}  {entry['bytes'] / 1e6:.1f} MB  "
+            f"built in {entry['build_seconds']} s  (nestml {entry['versions']['nestml']}, "
+            f"NEST {entry['versions']['nest-simulator']})"
+        )
+    return 0
+
+
 def cmd_backends(args: argparse.Namespace) -> int:
     from .backends import backend_status
 
@@ -200,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--duration", default="500 ms")
     cmp.add_argument("--no-record", dest="record", action="store_false", help="compare spikes only")
     cmp.set_defaults(func=cmd_compare)
+
+    cache = sub.add_parser("cache", help="list or clear the cache of compiled NEST modules")
+    cache.add_argument("action", choices=("list", "clear"), nargs="?", default="list")
+    cache.set_defaults(func=cmd_cache)
 
     backends = sub.add_parser("backends", help="list backends and whether they are usable here")
     backends.add_argument("--json", action="store_true")

@@ -49,6 +49,21 @@ MSG
     python="$venv/bin/python"
 fi
 
+# System packages that NESTML's generated C++ needs (the NEST backend); skipped where they are present.
+system_packages="cmake g++ make libboost-dev libltdl-dev libgsl-dev"
+missing=""
+for package in $system_packages; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing system packages:$missing"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+        echo "warning: the NEST backend needs:$missing (apt-get install$missing); its tests will be skipped" >&2
+    fi
+fi
+
 "$python" -m pip install --quiet --upgrade pip
-"$python" -m pip install --quiet -e ".[test]"
+"$python" -m pip install --quiet -e ".[test,nest]"
 echo "environment ready: $venv ($("$python" --version 2>&1))"

@@ -96,9 +96,7 @@ class _Printer(ast.NodeVisitor):
         return "(" + op.join(self.visit(v) for v in node.values) + ")"
 
     def visit_Compare(self, node: ast.Compare) -> str:
-        op = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}[
-            type(node.ops[0])
-        ]
+        op = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}[type(node.ops[0])]
         return f"({self.visit(node.left)} {op} {self.visit(node.comparators[0])})"
 
     def visit_Call(self, node: ast.Call) -> str:
@@ -246,9 +244,7 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         model=model,
         name=name or nestml_model_name(model),
         values=values,
-        states=[
-            (e.name, repr(float(_si(initial.get(e.name, 0.0)))), brian2_unit(e.dimension)) for e in states
-        ],
+        states=[(e.name, repr(float(_si(initial.get(e.name, 0.0)))), brian2_unit(e.dimension)) for e in states],
         parameters=[
             (pname, repr(float(_si(value))), brian2_unit(ex.get_dimensions(value)))
             for pname, value in parameter_values.items()
@@ -260,7 +256,9 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         held_in_refractoriness=bool(flagged and model.refractory),
         refractory_kind=refractory_kind,
         refractory_duration=duration,
-        refractory_condition=printer.expression(model.refractory.expression) if refractory_kind == "condition" else None,
+        refractory_condition=printer.expression(model.refractory.expression)
+        if refractory_kind == "condition"
+        else None,
         after=[(s, printer.expression(subexpressions[s])) for s in needed_after],
         threshold=printer.expression(model.threshold) if model.threshold else None,
         reset=reset,
@@ -305,8 +303,9 @@ def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], h
 def generate(model: NeuronModel) -> NestmlSource:
     """Generated NESTML for the NEST backend, with the names it needs to set parameters and states."""
     text = render(model)
-    states = tuple(e.name for e in model.equations if e.kind == "differential" or (
-        e.kind == "parameter" and e.name != INPUT))
+    states = tuple(
+        e.name for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != INPUT)
+    )
     return NestmlSource(text, nestml_model_name(model), model.parameter_names, states)
 
 

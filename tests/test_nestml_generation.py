@@ -1,0 +1,86 @@
+"""NESTML generation (backend-independent: no NEST or compiler needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import sourced_neuron as sn
+from sourced_neuron.targets.nestml import generate, nestml_model_name, render
+
+VALID = Path(__file__).parent / "models" / "valid"
+NOISY = VALID / "noisy.yaml"
+
+
+@pytest.mark.parametrize("name", sn.library_models())
+def test_library_models_generate(name):
+    model = sn.load_model(name)
+    text = sn.export(model, "nestml")
+    assert f"model {nestml_model_name(model)}:" in text
+    assert "I_ext pA <- continuous" in text and "sn_dt real = timestep() / 1 s" in text
+    assert "emit_spike()" in text
+    for parameter in model.parameter_names:
+        assert f"        {parameter} real = " in text
+    assert " / 18 " not in text  # integer literals would divide as integers in C++
+
+
+def test_the_step_is_brian2s_in_si_units():
+    text = render(sn.load_model("lif"))
+    # the exact propagator of Brian2's 'exact' updater, with a refractory clamp
+    assert "exp(((-sn_dt) / tau_m))" in text and "if not sn_refractory:" in text
+    assert "R_m real = 100000000.0  # ohm" in text
+    assert "sn_refractory_left = floor((t_ref + 0.001 * sn_dt) / sn_dt) - 1" in text
+    rk4 = render(sn.load_model("adex"))
+    assert rk4.count("sn_tmp_k_") >= 8 and "w = sn_tmp_w" in rk4
+    hh = render(sn.load_model("hh"))
+    assert "sn_not_refractory = sn_not_refractory or not (v > V_spike)" in hh
+    assert "function sn_exprel(x real) real:" in hh
+
+
+def test_presets_share_a_compiled_model_and_structure_changes_do_not():
+    izhikevich = sn.load_model("izhikevich")
+    assert nestml_model_name(izhikevich.with_preset("fs")) == nestml_model_name(izhikevich)
+    other = izhikevich.with_numerics(method="rk4")
+    assert nestml_model_name(other) != nestml_model_name(izhikevich)
+    assert generate(izhikevich.with_preset("fs")).text != generate(izhikevich).text  # the defaults differ
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.with_numerics(method="rkf45"), "method 'rkf45' is not generated for target 'nestml'"),
+        (lambda m: sn.load_model(NOISY), "white noise (xi) is not generated for target 'nestml'"),
+        (
+            lambda m: sn.NeuronModel.from_yaml(
+                "name: trig\nequations: |\n  dx/dt = arcsin(x)/tau : 1\nparameters: {tau: 1 ms}\n"
+            ),
+            "uses arcsin(), which NESTML does not provide",
+        ),
+        (lambda m: m.with_numerics(method="exact"), "method 'exact' cannot integrate these equations for target"),
+    ],
+)
+def test_what_nestml_cannot_express_is_refused(change, message):
+    with pytest.raises(sn.UnsupportedFeatureError) as info:
+        sn.export(change(sn.load_model("izhikevich")), "nestml")
+    assert message in str(info.value)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pynestml") is None, reason="NESTML is not installed (pip install nestml)")
+@pytest.mark.parametrize("name", sn.library_models())
+def test_nestml_parses_the_generated_models(name, tmp_path):
+    from pynestml.symbols.predefined_functions import PredefinedFunctions
+    from pynestml.symbols.predefined_types import PredefinedTypes
+    from pynestml.symbols.predefined_units import PredefinedUnits
+    from pynestml.symbols.predefined_variables import PredefinedVariables
+    from pynestml.utils.model_parser import ModelParser
+
+    PredefinedUnits.register_units()
+    PredefinedTypes.register_types()
+    PredefinedVariables.register_variables()
+    PredefinedFunctions.register_functions()
+    path = tmp_path / f"{name}.nestml"
+    path.write_text(render(sn.load_model(name)))
+    parsed = ModelParser.parse_file(str(path))
+    assert parsed is not None and parsed.get_model_list()[0].get_name() == nestml_model_name(sn.load_model(name))
