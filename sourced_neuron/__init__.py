@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 
 from .backends import backend_status
+from .backends.nest_pynn import pynn_cell_type
 from .errors import (
     BackendUnavailableError,
     Diagnostic,
@@ -46,5 +47,6 @@ __all__ = [
     "export",
     "library_models",
     "load_model",
+    "pynn_cell_type",
     "simulate",
 ]

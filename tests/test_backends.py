@@ -12,7 +12,7 @@ from sourced_neuron.backends.brian2_runtime import Brian2Runtime
 def test_status_lists_every_backend_of_the_format():
     status = sn.backend_status()
     assert set(status) == {"brian2", "brian2-cpp", "brian2-cuda", "nest"}
-    assert status["nest"].startswith("not implemented yet")
+    assert status["brian2-cuda"].startswith("not implemented yet")
 
 
 def test_missing_simulator_gives_a_message_with_the_install_command(monkeypatch):
@@ -48,3 +48,17 @@ def test_codegen_target_variable_is_checked(monkeypatch):
     monkeypatch.setenv("SOURCED_NEURON_BRIAN2_TARGET", "fortran")
     with pytest.raises(sn.SimulationError, match="SOURCED_NEURON_BRIAN2_TARGET='fortran': use 'numpy' or 'cython'"):
         sn.simulate("lif", duration="1 ms")
+
+
+def test_missing_toolchain_pieces_are_named_with_their_installer(monkeypatch):
+    from sourced_neuron import nestbuild
+
+    monkeypatch.setattr(nestbuild.shutil, "which", lambda command: None if command == "g++" else "/usr/bin/x")
+    real_exists = nestbuild.Path.exists
+    monkeypatch.setattr(nestbuild.Path, "exists", lambda self: False if self.name == "ltdl.h" else real_exists(self))
+    with pytest.raises(nestbuild.ToolchainError) as info:
+        nestbuild.check_toolchain()
+    message = str(info.value)
+    assert "the command 'g++' (apt-get install g++)" in message
+    assert "the header ltdl.h (apt-get install libltdl-dev)" in message
+    assert sn.backend_status()["nest"] is not None  # and the backend says so instead of failing later

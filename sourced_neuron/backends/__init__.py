@@ -22,13 +22,13 @@ __all__ = [
 #: Backend name -> "module:class" (imported only when asked for).
 REGISTRY: dict[str, str] = {
     "brian2": "sourced_neuron.backends.brian2_runtime:Brian2Runtime",
+    "nest": "sourced_neuron.backends.nest_pynn:NestPyNN",
 }
 
 #: Backends named by the model format that this version does not implement yet.
 PLANNED: dict[str, str] = {
     "brian2-cpp": "Brian2 C++ standalone (cpp_standalone device)",
     "brian2-cuda": "brian2cuda (cuda_standalone device, NVIDIA GPU)",
-    "nest": "NEST through PyNN, from generated NESTML",
 }
 
 

@@ -1,0 +1,156 @@
+"""Backend ``nest``: NEST through PyNN, running the model's generated NESTML.
+
+The model is generated as NESTML (:mod:`sourced_neuron.targets.nestml`), compiled once into a
+cached NEST module (:mod:`sourced_neuron.nestbuild`) and used as a PyNN native cell type built
+from the model's own definition (so PyNN never has to guess parameters from NEST's defaults).
+Its variables hold SI magnitudes. Timing follows docs/semantics.md: NEST stamps a spike at the
+end of the step that produced it, so stamps are moved back one step; current sources take
+effect in the step that starts at their time (PyNN compensates the connection delay), and the
+value at ``t = 0`` goes into the model's ``I_stim`` parameter, since a device cannot change
+before the first step.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from ..model import NeuronModel
+from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
+from ..stimulus import Stimulus
+from .base import Backend, Capabilities, RunResult, SimulationRequest
+
+__all__ = ["NestPyNN", "pynn_cell_type"]
+
+METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4"})
+
+
+def _si(value) -> float | np.ndarray:
+    from ..targets.nestml import _si as si
+
+    return np.asarray([si(v) for v in value]) if np.ndim(value) else si(value)
+
+
+def _install(module: BuiltModule) -> None:
+    import nest
+
+    if not set(module.models) <= set(nest.node_models):
+        nest.Install(str(module.library.with_suffix("")))
+
+
+def pynn_cell_type(model: NeuronModel):
+    """A PyNN cell type (for ``pyNN.nest``) running ``model``; call after ``sim.setup()``.
+
+    Parameters and initial values are the model's, in SI units (volt, second, amp, ...), plus
+    ``I_stim``, a constant injected current in amp. The NEST module is compiled once and cached.
+
+    Raises
+    ------
+    ToolchainError
+        NEST, NESTML, PyNN or the C++ toolchain is missing.
+    """
+    if importlib.util.find_spec("pyNN") is None:
+        raise ToolchainError("PyNN is not installed (pip install PyNN)")
+    from pyNN.nest.cells import NativeCellType
+
+    module, (nest_name,) = build_models([model])
+    _install(module)
+    initial = model.initial_values()
+    states = [
+        e.name for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != "I_ext")
+    ]
+    return type(
+        nest_name,
+        (NativeCellType,),
+        {
+            "nest_model": nest_name,
+            "nest_name": {"on_grid": nest_name, "off_grid": nest_name},
+            "default_parameters": {**{k: _si(v) for k, v in model.parameter_values().items()}, "I_stim": 0.0},
+            "default_initial_values": {name: _si(initial.get(name, 0.0)) for name in states},
+            "receptor_types": [],
+            "injectable": True,
+            "recordable": [*states, "spikes"],
+            "units": dict.fromkeys(states, "dimensionless"),
+            "standard_receptor_type": False,
+            "conductance_based": False,
+            "always_local": False,
+            "uses_parrot": False,
+        },
+    )
+
+
+def _current_sources(sim, population, stimulus: Stimulus, dt: float, n_steps: int) -> np.ndarray:
+    """Attach step current sources for a time-varying stimulus; returns the t = 0 values (amp)."""
+    values = stimulus.values_on_grid(dt, n_steps)  # amps, (n_steps,) or (n_steps, n)
+    columns = values[:, None] if values.ndim == 1 else values
+    for column in range(columns.shape[1]):
+        series = columns[:, column]
+        changes = np.flatnonzero(np.diff(series)) + 1
+        if not len(changes):
+            continue
+        source = sim.StepCurrentSource(
+            times=changes * dt * 1e3,  # ms
+            amplitudes=(series[changes] - series[0]) * 1e9,  # nA, relative to the t = 0 value in I_stim
+        )
+        targets = population if values.ndim == 1 else population[column : column + 1]
+        source.inject_into(targets)
+    return values[0]
+
+
+class NestPyNN(Backend):
+    """NEST 3 through PyNN's ``pyNN.nest``, with the model compiled from generated NESTML."""
+
+    name = "nest"
+    description = "NEST through PyNN, from generated NESTML (compiled once, cached)"
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        return Capabilities(methods=METHODS)
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("pyNN") is None:
+            return "PyNN is not installed (pip install PyNN==0.13.0)"
+        try:
+            check_toolchain()
+        except ToolchainError as exc:
+            return str(exc)
+        return None
+
+    def run(self, request: SimulationRequest) -> RunResult:
+        import pyNN.nest as sim
+
+        model, n, dt = request.model, request.n_neurons, request.dt
+        sim.setup(timestep=dt * 1e3, min_delay=dt * 1e3, spike_precision="on_grid", verbosity="error")
+        try:
+            cell_type = pynn_cell_type(model)
+            initial = model.initial_values()
+            population = sim.Population(n, cell_type(), label=model.name)
+            population.initialize(**{k: _si(v) for k, v in initial.items()})
+            stimulus = request.stimulus
+            if stimulus.kind == "constant":
+                population.set(I_stim=np.broadcast_to(_si(stimulus.amplitude), (n,)).astype(float))
+            elif stimulus.kind in ("step", "sampled"):
+                first = _current_sources(sim, population, stimulus, dt, request.n_steps)
+                population.set(I_stim=np.broadcast_to(first, (n,)).astype(float))
+            population.record(["spikes", *request.record] if model.threshold else list(request.record))
+            sim.run(request.n_steps * dt * 1e3)
+            segment = population.get_data().segments[0]
+            indices, times = [], []
+            for index, train in enumerate(segment.spiketrains):
+                # NEST stamps the end of the step; docs/semantics.md stamps its start
+                stamps = np.asarray(train.rescale("ms").magnitude) * 1e-3 - dt
+                indices.append(np.full(len(stamps), index))
+                times.append(stamps)
+            result = RunResult(
+                spike_indices=np.concatenate(indices) if indices else np.zeros(0, int),
+                spike_times=np.concatenate(times) if times else np.zeros(0),
+                info={"nest_model": cell_type.nest_model},
+            )
+            for signal in segment.analogsignals:
+                # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
+                result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: request.n_steps]
+            return result
+        finally:
+            sim.end()
