@@ -208,3 +208,21 @@ def test_a_failed_build_is_reported_and_never_cached(tmp_path, monkeypatch):
     assert "building the NEST module failed; the build folder is" in message and "build.log" in message
     assert nestbuild.cache_entries() == []  # nothing half-installed
     assert list((tmp_path / "nest" / "failed").iterdir())  # the failed build is kept for inspection
+
+
+def test_a_second_process_compiles_nothing():
+    models = [sn.load_model("lif")]
+    nestbuild.build_models(models)  # built (or found) by this process
+    before = {entry["key"] for entry in nestbuild.cache_entries()}
+    code = """
+import time, sourced_neuron as sn
+from sourced_neuron.nestbuild import build_models
+started = time.perf_counter()
+module, _ = build_models([sn.load_model("lif")])
+import nest
+nest.Install(str(module.library.with_suffix("")))
+print(time.perf_counter() - started)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert float(result.stdout.strip().splitlines()[-1]) < 2.0  # cache lookup and loading, no compilation
+    assert {entry["key"] for entry in nestbuild.cache_entries()} == before
