@@ -226,3 +226,24 @@ print(time.perf_counter() - started)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert float(result.stdout.strip().splitlines()[-1]) < 2.0  # cache lookup and loading, no compilation
     assert {entry["key"] for entry in nestbuild.cache_entries()} == before
+
+
+def test_two_processes_building_the_same_model_at_once(tmp_path):
+    code = """
+import sourced_neuron as sn
+from sourced_neuron.nestbuild import build_models
+module, _ = build_models([sn.load_model("lif")])
+print(module.key, module.library.exists())
+"""
+    env = {**os.environ, "SOURCED_NEURON_CACHE": str(tmp_path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=900)[0].strip().splitlines()[-1] for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    assert outputs[0] == outputs[1] and outputs[0].endswith("True")  # one key, one complete module
+    assert len(list((tmp_path / "nest").glob("*/manifest.json"))) == 1
+    assert not list((tmp_path / "nest").glob(".build-*"))  # no leftovers
