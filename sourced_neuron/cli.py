@@ -135,11 +135,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
         stimulus=args.current,
         record=("v",) if args.record else (),
     )
-    print(f"{'backend':12s} {'spikes':>7s} {'first (ms)':>11s} {'max dt (ms)':>12s} {'trace RMS':>10s}  result")
+    print(
+        f"{'backend':12s} {'spikes':>7s} {'first (ms)':>11s} {'max dt (ms)':>12s} {'trace RMS':>10s} "
+        f"{'rate diff %':>12s}  result"
+    )
     for row in rows:
         print(
             f"{row.backend:12s} {row.n_spikes:7d} {row.first_spike:11.3f} {row.max_spike_difference:12.4f} "
-            f"{row.trace_rms_difference:10.4f}  {'ok' if row.passed else 'FAILED'}"
+            f"{row.trace_rms_difference:10.4f} {row.rate_difference:12.3f}  {'ok' if row.passed else 'FAILED'}"
         )
     return 0 if all(r.passed for r in rows) else 1
 

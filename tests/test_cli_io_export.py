@@ -168,3 +168,20 @@ def test_cli_compare_needs_two_backends_and_reports_agreement():
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(" ok") == 2
     assert run_cli("compare", "lif", "--backends", "brian2").returncode == 2
+
+
+def test_compare_exits_non_zero_when_a_backend_disagrees(monkeypatch, capsys):
+    from sourced_neuron import compare
+
+    real = compare.simulate
+    calls = []
+
+    def disagreeing(model, backend, **kwargs):  # the second "backend" runs a slower membrane
+        calls.append(backend)
+        params = {"tau_m": "11 ms"} if len(calls) == 2 else None
+        return real(model, backend="brian2", params=params, **kwargs)
+
+    monkeypatch.setattr(compare, "simulate", disagreeing)
+    status = main(["compare", "lif", "--backends", "brian2,other", "--current", "200 pA", "--duration", "100 ms"])
+    out = capsys.readouterr().out
+    assert status == 1 and out.count("FAILED") == 1 and "rate diff %" in out
