@@ -15,7 +15,7 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, ge
 from .errors import UnitError
 from .expressions import UNITS, ExpressionError, dimension_text, evaluate, names_in, parse_value
 
-__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "si_to_neo", "to_neo"]
+__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "si_magnitude", "si_to_neo", "to_neo"]
 
 # Brian2's base dimensions, in the order of Dimension._dims, and their ``quantities`` units.
 _PQ_BASE = (pq.m, pq.kg, pq.s, pq.A, pq.K, pq.mol, pq.cd)
@@ -137,6 +137,12 @@ def si_to_neo(values, dim: Dimension) -> pq.Quantity:
 def to_neo(value) -> pq.Quantity:
     """Convert a Brian2 quantity (or float) to a ``quantities`` object in its display unit."""
     return si_to_neo(np.asarray(value), get_dimensions(value))
+
+
+def si_magnitude(value) -> float:
+    """The magnitude of a quantity (or float) in SI units."""
+    dim = get_dimensions(value)
+    return float(value if dim == DIMENSIONLESS else value / Quantity(1.0, dim=dim))
 
 
 def format_quantity(value) -> str:

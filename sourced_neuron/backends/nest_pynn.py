@@ -19,6 +19,7 @@ import numpy as np
 from ..model import NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
 from ..stimulus import Stimulus
+from ..units import si_magnitude
 from .base import Backend, Capabilities, RunResult, SimulationRequest
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
@@ -27,9 +28,7 @@ METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4"})
 
 
 def _si(value) -> float | np.ndarray:
-    from ..targets.nestml import _si as si
-
-    return np.asarray([si(v) for v in value]) if np.ndim(value) else si(value)
+    return np.asarray([si_magnitude(v) for v in value]) if np.ndim(value) else si_magnitude(value)
 
 
 def _install(module: BuiltModule) -> None:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
-from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from .. import expressions as ex
 from ..errors import UnsupportedFeatureError
 from ..model import INPUT, NeuronModel
+from ..units import si_magnitude as _si
 from .brian2 import brian2_unit, lower
 
 __all__ = ["FUNCTIONS", "NestmlSource", "generate", "nestml_model_name", "render"]
@@ -265,12 +265,6 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         functions=sorted(printer.functions_used),
     )
     return text
-
-
-def _si(value) -> float:
-    """The magnitude of a quantity in SI units."""
-    dim = ex.get_dimensions(value)
-    return float(value if dim == DIMENSIONLESS else value / ex.Quantity(1.0, dim=dim))
 
 
 def _names(model: NeuronModel) -> set[str]:
