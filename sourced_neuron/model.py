@@ -304,6 +304,13 @@ class NeuronModel:
         return tuple(e.name for e in self.equations if e.kind == "parameter" and e.name != INPUT)
 
     @property
+    def per_neuron_variables(self) -> tuple[str, ...]:
+        """State variables and per-neuron parameters: what a simulator keeps per neuron."""
+        return tuple(
+            e.name for e in self.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != INPUT)
+        )
+
+    @property
     def parameter_names(self) -> tuple[str, ...]:
         """Names of the ``parameters`` mapping, in file order."""
         return tuple(name for name, _ in self.parameters)

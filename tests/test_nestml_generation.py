@@ -84,3 +84,10 @@ def test_nestml_parses_the_generated_models(name, tmp_path):
     path.write_text(render(sn.load_model(name)))
     parsed = ModelParser.parse_file(str(path))
     assert parsed is not None and parsed.get_model_list()[0].get_name() == nestml_model_name(sn.load_model(name))
+
+
+def test_refractory_condition_reading_a_subexpression_is_refused():
+    text = (Path(__file__).parent / "models" / "valid" / "features.yaml").read_text()
+    model = sn.NeuronModel.from_yaml(text.replace("refractory: v > E_L + 5*mV", "refractory: gain > 2"))
+    with pytest.raises(sn.UnsupportedFeatureError, match=r"refractory condition that reads subexpression\(s\) gain"):
+        sn.export(model, "nestml")

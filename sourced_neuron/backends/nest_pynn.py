@@ -56,9 +56,7 @@ def pynn_cell_type(model: NeuronModel):
     module, (nest_name,) = build_models([model])
     _install(module)
     initial = model.initial_values()
-    states = [
-        e.name for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != "I_ext")
-    ]
+    states = model.per_neuron_variables
     return type(
         nest_name,
         (NativeCellType,),

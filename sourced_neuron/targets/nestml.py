@@ -235,7 +235,7 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         reset.append(_Statement(printer.name(target), printer.expression(rhs), False, op))
     parameter_values = model.parameter_values()
     initial = model.initial_values()
-    states = [e for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != INPUT)]
+    states = [e for e in model.equations if e.name in model.per_neuron_variables]
     refractory_kind = model.refractory.kind if model.refractory else None
     duration = None
     if refractory_kind in ("duration", "expression"):
@@ -277,7 +277,13 @@ def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], h
     """Subexpressions the threshold, reset or refractory condition read, in dependency order."""
     texts = [model.threshold or ""] + [s.split(" ", 2)[2] for s in model.reset]
     if model.refractory is not None:
-        texts.append(model.refractory.expression)
+        # the refractory condition is read before the step, where only held subexpressions exist
+        early = ex.names_in(ex.parse(model.refractory.expression)) & (subexpressions.keys() - set(held))
+        if early:
+            raise UnsupportedFeatureError(
+                f"model {model.name!r}: a refractory condition that reads subexpression(s) "
+                f"{', '.join(sorted(early))} is not generated for target 'nestml' in this version"
+            )
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -297,10 +303,7 @@ def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], h
 def generate(model: NeuronModel) -> NestmlSource:
     """Generated NESTML for the NEST backend, with the names it needs to set parameters and states."""
     text = render(model)
-    states = tuple(
-        e.name for e in model.equations if e.kind == "differential" or (e.kind == "parameter" and e.name != INPUT)
-    )
-    return NestmlSource(text, nestml_model_name(model), model.parameter_names, states)
+    return NestmlSource(text, nestml_model_name(model), model.parameter_names, model.per_neuron_variables)
 
 
 def export_nestml(model: NeuronModel) -> str:
