@@ -125,8 +125,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_backends
+    import numpy as np
+    from brian2 import amp
 
+    from .compare import compare_backends
+    from .model import AMP
+    from .units import as_quantity
+
+    fi_currents = None
+    if args.fi_currents:
+        fi_currents = [c.strip() for c in args.fi_currents.split(",") if c.strip()]
+    elif args.current is not None and args.fi:
+        top = float(as_quantity(args.current, "--current", AMP))
+        fi_currents = list(np.linspace(0.0, 2 * top, 9) * amp) if top else None
     rows = compare_backends(
         args.model,
         [b.strip() for b in args.backends.split(",") if b.strip()],
@@ -134,16 +145,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         preset=args.preset,
         stimulus=args.current,
         record=("v",) if args.record else (),
+        fi_currents=fi_currents,
     )
     print(
         f"{'backend':12s} {'spikes':>7s} {'first (ms)':>11s} {'max dt (ms)':>12s} {'trace RMS':>10s} "
-        f"{'rate diff %':>12s}  result"
+        f"{'rate diff %':>12s} {'f-I diff %':>11s}  result"
     )
     for row in rows:
         print(
             f"{row.backend:12s} {row.n_spikes:7d} {row.first_spike:11.3f} {row.max_spike_difference:12.4f} "
-            f"{row.trace_rms_difference:10.4f} {row.rate_difference:12.3f}  {'ok' if row.passed else 'FAILED'}"
+            f"{row.trace_rms_difference:10.4f} {row.rate_difference:12.3f} {row.fi_difference:11.3f}  "
+            f"{'ok' if row.passed else 'FAILED'}"
         )
+    if fi_currents is not None:
+        print(f"f-I sweep over {len(fi_currents)} currents; rates (Hz):")
+        for row in rows:
+            print(f"  {row.backend:12s} " + " ".join(f"{r:7.1f}" for r in row.fi_rates))
     return 0 if all(r.passed for r in rows) else 1
 
 
@@ -219,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--current")
     cmp.add_argument("--duration", default="500 ms")
     cmp.add_argument("--no-record", dest="record", action="store_false", help="compare spikes only")
+    cmp.add_argument(
+        "--fi-currents",
+        help='comma-separated currents for the f-I sweep, e.g. "0 pA,100 pA,200 pA" '
+        "(default: 9 currents from 0 to twice --current)",
+    )
+    cmp.add_argument("--no-fi", dest="fi", action="store_false", help="skip the f-I sweep")
     cmp.set_defaults(func=cmd_compare)
 
     cache = sub.add_parser("cache", help="list or clear the cache of compiled NEST modules")

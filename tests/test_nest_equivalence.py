@@ -24,6 +24,7 @@ import quantities as pq
 import sourced_neuron as sn
 from sourced_neuron import nestbuild
 from sourced_neuron.backends import backend_status
+from sourced_neuron.compare import compare_backends
 
 pytestmark = [pytest.mark.nest, pytest.mark.slow]
 
@@ -126,6 +127,33 @@ def test_nest_matches_brian2(name, preset, stimulus):
     )
 
 
+# f-I sweeps: from below the rheobase to well above it, one neuron per current in one run
+FI_SWEEPS = [
+    ("lif", None, [f"{i} pA" for i in range(0, 451, 50)]),  # rheobase 150 pA
+    ("izhikevich", "rs", [f"{i} pA" for i in range(0, 21, 2)]),  # rheobase about 4 pA
+    ("izhikevich", "fs", [f"{i} pA" for i in range(0, 21, 2)]),
+    ("adex", "tonic", [f"{i} pA" for i in range(0, 1001, 100)]),
+    ("hh", None, [f"{i} pA" for i in range(-100, 501, 60)]),  # fires at 0 pA, see docs/models.md
+    ("laa", None, [f"{i} pA" for i in range(0, 401, 40)]),
+]
+
+
+@pytest.mark.parametrize(("name", "preset", "currents"), FI_SWEEPS, ids=[f"{n}-{p}" for n, p, _ in FI_SWEEPS])
+def test_fi_curves_agree(name, preset, currents):
+    seconds = 0.5 if name == "hh" else 1.0
+    rows = compare_backends(
+        name, ["brian2", "nest"], preset=preset, duration=f"{seconds} s", record=(), fi_currents=currents
+    )
+    reference, nest = rows[0].fi_rates, rows[1].fi_rates
+    assert len(reference) == len(currents) and max(reference) > 10  # the sweep crosses the rheobase
+    assert reference[0] < reference[-1]
+    # the criterion of issue 3: the curves within 2 % of the largest rate; with identical steps the
+    # rates are equal except where rounding moves one late spike (fs, see SENSITIVE)
+    assert rows[1].fi_difference <= 2.0, (reference, nest)
+    spikes_apart = np.sum(np.abs(np.subtract(reference, nest))) * seconds
+    assert spikes_apart <= (2 if (name, preset) in SENSITIVE else 0) + 1e-9
+
+
 def test_fast_spiking_matches_without_loop_invariant_hoisting():
     name, preset, stimulus = "izhikevich", "fs", "10 pA"
     assert_equivalent(run("nest", name, preset, stimulus), run("brian2", name, preset, stimulus, hoisting=False))
@@ -186,6 +214,7 @@ def test_compare_command_reports_agreement():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(" ok") == 2
+    assert "f-I diff %" in result.stdout and "f-I sweep over 9 currents" in result.stdout
 
 
 def test_pynn_cell_type_for_pynn_users():

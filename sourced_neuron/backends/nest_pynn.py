@@ -12,7 +12,10 @@ before the first step.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import warnings
 
 import numpy as np
 
@@ -77,6 +80,20 @@ def pynn_cell_type(model: NeuronModel):
     )
 
 
+@contextlib.contextmanager
+def _quiet_pynn():
+    """Silence PyNN's and NEST's warnings about their own internals (not about the user's input).
+
+    PyNN 0.13 looks for ``nest-config`` on PATH (the wheel's is fixed up by nestbuild instead)
+    and calls NEST APIs that NEST 3.10 marks deprecated.
+    """
+    os.environ.setdefault("PYNEST_QUIET", "1")  # no banner when NEST is first imported
+    with warnings.catch_warnings():
+        for message in (r"\s*Cannot find nest-config", r"(?s).*is deprecated", r"\s*Provided for backward"):
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
+
+
 def _current_sources(sim, population, stimulus: Stimulus, dt: float, n_steps: int) -> np.ndarray:
     """Attach step current sources for a time-varying stimulus; returns the t = 0 values (amp)."""
     values = stimulus.values_on_grid(dt, n_steps)  # amps, (n_steps,) or (n_steps, n)
@@ -116,6 +133,10 @@ class NestPyNN(Backend):
         return None
 
     def run(self, request: SimulationRequest) -> RunResult:
+        with _quiet_pynn():
+            return self._run(request)
+
+    def _run(self, request: SimulationRequest) -> RunResult:
         import pyNN.nest as sim
 
         model, n, dt = request.model, request.n_neurons, request.dt
