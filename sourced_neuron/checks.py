@@ -274,7 +274,7 @@ class _Builder:
             reason = "is the name of a unit"
         elif name in ex.FUNCTIONS:
             reason = "is the name of a function"
-        elif name in RESERVED or name.startswith("xi_"):
+        elif name in RESERVED or ex.is_noise(name):
             reason = "is reserved by the simulators"
         elif keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in CPP_KEYWORDS:
             reason = "is a keyword of the generated code"
@@ -476,7 +476,7 @@ class _Builder:
             return self.symbols[name]
         if name in ex.UNITS:
             return get_dimensions(ex.UNITS[name])
-        if name == "xi" or name.startswith("xi_"):
+        if ex.is_noise(name):
             return SECOND**-0.5
         raise ex.ExpressionError(f"undefined name {name!r}{did_you_mean(name, self.symbols)}")
 
@@ -776,7 +776,7 @@ class _Builder:
 
     def numerics(self, equations: list[Equation]) -> Numerics:
         raw = self.data.get("numerics")
-        noisy = any(e.expression and ex.names_in(ex.parse(e.expression)) & {"xi"} for e in equations)
+        noisy = any(e.expression and any(map(ex.is_noise, ex.names_in(ex.parse(e.expression)))) for e in equations)
         default = Numerics("euler" if noisy else "rk4", Value.of(0.1 * ex.UNITS["ms"], DEFAULT_DT))
         if raw is None:
             return default

@@ -29,6 +29,7 @@ __all__ = [
     "dimension_text",
     "evaluate",
     "infer_dimension",
+    "is_noise",
     "names_in",
     "normalise",
     "parse",
@@ -237,6 +238,11 @@ def names_in(node: ast.AST) -> set[str]:
     """Names used as variables (function names excluded)."""
     functions = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and id(n) not in functions}
+
+
+def is_noise(name: str) -> bool:
+    """Whether ``name`` is a white-noise source (``xi`` or ``xi_<name>``, Brian2's meaning)."""
+    return name == "xi" or name.startswith("xi_")
 
 
 # --- dimensions ----------------------------------------------------------------------------

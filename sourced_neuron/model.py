@@ -38,6 +38,11 @@ __all__ = [
 #: Numerical methods a model may ask for (``numerics.method``).
 METHODS = ("exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45")
 
+#: ``rkf45``: GSL's adaptive Runge-Kutta-Fehlberg 4(5) on every backend, with this absolute
+#: error bound per step on every state variable, in SI units (Brian2's default), and no
+#: relative bound. See docs/semantics.md.
+RKF45_ABSOLUTE_ERROR = 1e-6
+
 #: The reserved name of the injected current.
 INPUT = "I_ext"
 
@@ -362,7 +367,7 @@ class NeuronModel:
         """
         if name in ("t", "dt"):
             return SECOND
-        if name == "xi" or name.startswith("xi_"):
+        if ex.is_noise(name):
             return SECOND**-0.5
         if name in ex.UNITS:
             return get_dimensions(ex.UNITS[name])
@@ -482,7 +487,7 @@ def _plain(text: str):
 
 
 def _uses_noise(expression: str) -> bool:
-    return any(n == "xi" or n.startswith("xi_") for n in ex.names_in(ex.parse(expression)))
+    return any(map(ex.is_noise, ex.names_in(ex.parse(expression))))
 
 
 class _Dumper(yaml.SafeDumper):

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 CACHE_VARIABLE = "SOURCED_NEURON_CACHE"
-BUILD_OPTIONS = {"target": "nest", "cxx_abi": "_GLIBCXX_USE_CXX11_ABI=0"}
+#: ``solver: numeric``: ODEs (only generated for ``rkf45``) always go to GSL's rkf45, never to
+#: NESTML's exact propagators, so that the method is the one the model asks for.
+BUILD_OPTIONS = {"target": "nest", "cxx_abi": "_GLIBCXX_USE_CXX11_ABI=0", "solver": "numeric"}
 
 #: Headers the generated modules need, with the Debian package that provides each.
 HEADERS = {
@@ -184,7 +186,7 @@ from pynestml.frontend.pynestml_frontend import generate_nest_target
 args = json.loads(sys.argv[1])
 generate_nest_target(input_path=args["input"], target_path=args["target"], install_path=args["install"],
                      module_name=args["module"], logging_level="WARNING",
-                     codegen_opts={"nest_path": args["nest_path"]})
+                     codegen_opts={"nest_path": args["nest_path"], "solver": args["solver"]})
 """
 
 
@@ -231,6 +233,7 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
             "install": str(install),
             "module": module_name,
             "nest_path": str(nest_path),
+            "solver": BUILD_OPTIONS["solver"],
         }
         started = time.perf_counter()
         log = work / "build.log"

@@ -154,6 +154,61 @@ def test_fi_curves_agree(name, preset, currents):
     assert spikes_apart <= (2 if (name, preset) in SENSITIVE else 0) + 1e-9
 
 
+RKF45_CASES = [
+    ("lif", None, "200 pA"),
+    ("izhikevich", "rs", "10 pA"),
+    ("adex", "tonic", "500 pA"),
+    ("hh", None, "500 pA"),
+    ("laa", None, "300 pA"),
+]
+
+
+@pytest.mark.parametrize(("name", "preset", "stimulus"), RKF45_CASES, ids=[f"{n}-{p}" for n, p, _ in RKF45_CASES])
+def test_rkf45_is_gsl_on_both(name, preset, stimulus, monkeypatch):
+    monkeypatch.setenv("SOURCED_NEURON_BRIAN2_TARGET", "cython")  # Brian2's GSL needs compiled code
+    model = sn.load_model(name).with_numerics(method="rkf45")
+    (spikes_n, v_n), (spikes_b, v_b) = (run(b, model, preset, stimulus) for b in ("nest", "brian2"))
+    assert len(spikes_b[0]) > 5 and len(spikes_n[0]) == len(spikes_b[0])
+    # both check the threshold on the same grid; the two GSL loops (odeiv, odeiv2) meet the same
+    # 1 uV bound per sub-step, so a crossing could move by one step at most (measured: 1e-13 ms)
+    np.testing.assert_allclose(spikes_n[0], spikes_b[0], rtol=0, atol=0.1 + 1e-9)
+    # the global error of a 1 uV local bound: microvolts; HH's upstroke (about 500 V/s) turns
+    # sub-step timing differences into tens of microvolts (measured: largest 35 uV, lif 1.6 uV)
+    assert np.max(np.abs(v_n - v_b)) < 1e-3  # V
+    assert np.sqrt(np.mean((v_n - v_b) ** 2)) < 1e-4  # V
+
+
+def test_white_noise_has_the_same_statistics_on_both():
+    """Euler-Maruyama on both with different random streams: compare distributions, not samples.
+
+    The noisy test model is an Ornstein-Uhlenbeck process (tau 10 ms, sigma 2 mV). Its
+    Euler-Maruyama recursion has the stationary standard deviation sigma/sqrt(2 - dt/tau) =
+    1.4178 mV and lag-one autocorrelation 1 - dt/tau = 0.99.
+    """
+    path = os.path.join(os.path.dirname(__file__), "models", "valid", "noisy.yaml")
+    stats = {}
+    for backend in ("brian2", "nest"):
+        runs = [
+            sn.simulate(path, backend=backend, duration="2 s", n_neurons=200, seed=seed, record=("v",))
+            .segments[0]
+            .analogsignals[0]
+            .rescale(pq.mV)
+            .magnitude
+            for seed in (11, 11, 12)
+        ]
+        assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])  # the seed decides
+        v = runs[0][5000:]  # after 50 time constants
+        lag = np.mean([np.corrcoef(v[:-1, k], v[1:, k])[0, 1] for k in range(v.shape[1])])
+        stats[backend] = (v.mean(), v.std(), lag)
+    for mean, std, lag in stats.values():
+        # about 15,000 independent samples (200 neurons x 1.5 s / 20 ms): standard errors of about
+        # 0.012 mV on the mean and 0.6 % on the standard deviation; bounds are 4 standard errors
+        assert abs(mean - -65.0) < 0.05
+        assert abs(std / 1.4178 - 1) < 0.025
+        assert abs(lag - 0.99) < 0.002
+    assert abs(stats["brian2"][1] / stats["nest"][1] - 1) < 0.035  # two estimates: sqrt(2) x 2.5 %
+
+
 def test_fast_spiking_matches_without_loop_invariant_hoisting():
     name, preset, stimulus = "izhikevich", "fs", "10 pA"
     assert_equivalent(run("nest", name, preset, stimulus), run("brian2", name, preset, stimulus, hoisting=False))

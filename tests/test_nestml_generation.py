@@ -39,6 +39,24 @@ def test_the_step_is_brian2s_in_si_units():
     assert "function sn_exprel(x real) real:" in hh
 
 
+def test_rkf45_hands_the_equations_to_nestmls_gsl_solver():
+    text = render(sn.load_model("adex").with_numerics(method="rkf45"))
+    # the ODEs in SI units per ms (NEST's time unit), integrated by GSL, no printed step
+    assert "    equations:\n        inline sn_I_ext real = I_ext / 1 pA * 1e-12 + I_stim\n" in text
+    assert "v' = (" in text and "* 0.001 / (1 ms)" in text and "w' = (" in text
+    assert "integrate_odes()" in text and "sn_tmp_" not in text
+    lif = render(sn.load_model("lif").with_numerics(method="rkf45"))
+    assert "        if not sn_refractory:\n            integrate_odes()" in lif  # v is held while refractory
+    hh = render(sn.load_model("hh").with_numerics(method="rkf45"))
+    assert "inline alpha_m real = " in hh and "sn_exprel(" in hh  # subexpressions become inline expressions
+
+
+def test_white_noise_is_printed_as_brian2s_euler_maruyama_step():
+    text = render(sn.load_model(NOISY))
+    assert "xi real = ((sn_dt ** 0.5) * random_normal(0.0, 1.0))" in text
+    assert "((sigma * xi) / (tau_m ** 0.5))" in text
+
+
 def test_presets_share_a_compiled_model_and_structure_changes_do_not():
     izhikevich = sn.load_model("izhikevich")
     assert nestml_model_name(izhikevich.with_preset("fs")) == nestml_model_name(izhikevich)
@@ -50,8 +68,17 @@ def test_presets_share_a_compiled_model_and_structure_changes_do_not():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda m: m.with_numerics(method="rkf45"), "method 'rkf45' is not generated for target 'nestml'"),
-        (lambda m: sn.load_model(NOISY), "white noise (xi) is not generated for target 'nestml'"),
+        (
+            lambda m: sn.load_model(NOISY).with_numerics(method="rkf45"),
+            "method 'rkf45' cannot integrate white noise (xi); use 'euler'",
+        ),
+        (
+            lambda m: sn.NeuronModel.from_yaml(
+                "name: clock\nequations: |\n  dx/dt = sin(t/tau)/tau : 1\nparameters: {tau: 1 ms}\n"
+                "numerics: {method: rkf45}\n"
+            ),
+            "method 'rkf45' with equations that read t is not generated for target 'nestml'",
+        ),
         (
             lambda m: sn.NeuronModel.from_yaml(
                 "name: trig\nequations: |\n  dx/dt = arcsin(x)/tau : 1\nparameters: {tau: 1 ms}\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SimulationError, UnsupportedFeatureError
-from ..model import METHODS
+from ..model import METHODS, RKF45_ABSOLUTE_ERROR
 from ..targets.brian2 import STIMULUS_NAME, lower
 from .base import Backend, Capabilities, RunResult, SimulationRequest
+
+#: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
+#: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
+#: an exponential upswing (AdEx just before a spike) can exceed.
+RKF45_OPTIONS = {"absolute_error": RKF45_ABSOLUTE_ERROR, "max_steps": 100_000}
 
 TARGET_VARIABLE = "SOURCED_NEURON_BRIAN2_TARGET"
 
@@ -45,14 +51,22 @@ def codegen_target() -> str:
 
 @contextmanager
 def _target(target: str):
+    """Run Brian2 with this code generation target.
+
+    Compiled modules are loaded with ``RTLD_DEEPBIND``, so that they call the GSL they were
+    compiled against: the NEST wheel loads its own, older GSL into the global symbol scope,
+    and without it a Brian2 GSL module loaded after NEST would bind to that one and crash.
+    """
     from brian2 import prefs
 
-    previous = prefs.codegen.target
+    previous, flags = prefs.codegen.target, sys.getdlopenflags()
     prefs.codegen.target = target
+    sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
     try:
         yield
     finally:
         prefs.codegen.target = previous
+        sys.setdlopenflags(flags)
 
 
 class Brian2Runtime(Backend):
@@ -103,6 +117,7 @@ class Brian2Runtime(Backend):
                     reset=spec.reset,
                     refractory=spec.refractory,
                     method=spec.method,
+                    method_options=RKF45_OPTIONS if spec.method == "gsl_rkf45" else None,
                     namespace=namespace,
                     dt=dt,
                     name="sn_neurons*",

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from ..model import NeuronModel
+from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
 from ..stimulus import Stimulus
 from ..units import si_magnitude
@@ -27,7 +27,7 @@ from .base import Backend, Capabilities, RunResult, SimulationRequest
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 
-METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4"})
+METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45"})
 
 
 def _si(value) -> float | np.ndarray:
@@ -60,13 +60,20 @@ def pynn_cell_type(model: NeuronModel):
     _install(module)
     initial = model.initial_values()
     states = model.per_neuron_variables
+    solver = {}
+    if model.numerics.method == "rkf45":  # the same error control as on Brian2 (docs/semantics.md)
+        solver = {"gsl_abs_error_tol": RKF45_ABSOLUTE_ERROR, "gsl_rel_error_tol": 0.0}
     return type(
         nest_name,
         (NativeCellType,),
         {
             "nest_model": nest_name,
             "nest_name": {"on_grid": nest_name, "off_grid": nest_name},
-            "default_parameters": {**{k: _si(v) for k, v in model.parameter_values().items()}, "I_stim": 0.0},
+            "default_parameters": {
+                **{k: _si(v) for k, v in model.parameter_values().items()},
+                "I_stim": 0.0,
+                **solver,
+            },
             "default_initial_values": {name: _si(initial.get(name, 0.0)) for name in states},
             "receptor_types": [],
             "injectable": True,
@@ -140,7 +147,15 @@ class NestPyNN(Backend):
         import pyNN.nest as sim
 
         model, n, dt = request.model, request.n_neurons, request.dt
-        sim.setup(timestep=dt * 1e3, min_delay=dt * 1e3, spike_precision="on_grid", verbosity="error")
+        # NEST seeds are 1 .. 2**31 - 1; without a seed, fresh noise each run (as on Brian2)
+        seed = request.seed if request.seed is not None else int(np.random.default_rng().integers(2**31 - 2))
+        sim.setup(
+            timestep=dt * 1e3,
+            min_delay=dt * 1e3,
+            spike_precision="on_grid",
+            verbosity="error",
+            rng_seed=seed % (2**31 - 2) + 1,
+        )
         try:
             cell_type = pynn_cell_type(model)
             initial = model.initial_values()

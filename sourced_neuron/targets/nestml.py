@@ -101,6 +101,8 @@ class _Printer(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> str:
         name = node.func.id
+        if name == "randn" and not node.args:  # Brian2's white-noise increment: a standard normal number
+            return "random_normal(0.0, 1.0)"
         if name not in FUNCTIONS:
             raise UnsupportedFeatureError(
                 f"model {self.model.name!r}: the NESTML generator cannot print function {name!r}"
@@ -201,13 +203,13 @@ _TEMPLATES = jinja2.Environment(
 
 
 def _check_supported(model: NeuronModel) -> None:
-    if model.numerics.method == "rkf45":
+    if model.numerics.method == "rkf45" and "t" in _names(model):
         raise UnsupportedFeatureError(
-            f"model {model.name!r}: method 'rkf45' is not generated for target 'nestml' in this version"
+            f"model {model.name!r}: method 'rkf45' with equations that read t is not generated for target 'nestml'"
         )
-    if model.is_stochastic:
+    if model.is_stochastic and model.numerics.method == "rkf45":
         raise UnsupportedFeatureError(
-            f"model {model.name!r}: white noise (xi) is not generated for target 'nestml' in this version"
+            f"model {model.name!r}: method 'rkf45' cannot integrate white noise (xi); use 'euler'"
         )
 
 
@@ -221,13 +223,22 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
     def statements(pairs: list[tuple[str, str]]) -> list[_Statement]:
         result = []
         for target, expression in pairs:
-            declared = target.startswith("_")
+            declared = target.startswith("_") or ex.is_noise(target)  # temporaries and noise increments
             result.append(_Statement(printer.name(target), printer.expression(expression), declared))
         return result
 
-    normal = statements(_abstract_code(model, frozenset()))
-    refractory = statements(_abstract_code(model, flagged)) if flagged and model.refractory else []
     subexpressions = {e.name: e.expression for e in model.equations if e.kind == "subexpression"}
+    adaptive = model.numerics.method == "rkf45"
+    odes, inlines, integrate_held = [], [], None
+    if adaptive:  # NESTML's GSL rkf45 (see docs/semantics.md), with the ODEs in SI units per ms (NEST's time unit)
+        normal, refractory = [], []
+        odes = [(e.name, printer.expression(e.expression)) for e in model.equations if e.kind == "differential"]
+        inlines = [(name, printer.expression(subexpressions[name])) for name in _ordered(subexpressions, held)]
+        if flagged and model.refractory:
+            integrate_held = [e.name for e in model.equations if e.kind == "differential" and e.name not in flagged]
+    else:
+        normal = statements(_abstract_code(model, frozenset()))
+        refractory = statements(_abstract_code(model, flagged)) if flagged and model.refractory else []
     needed_after = _needed_subexpressions(model, subexpressions, held)
     reset = []
     for statement in model.reset:
@@ -254,6 +265,9 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         normal=normal,
         refractory=refractory,
         held_in_refractoriness=bool(flagged and model.refractory),
+        odes=odes,
+        inlines=inlines,
+        integrate_held=integrate_held,
         refractory_kind=refractory_kind,
         refractory_duration=duration,
         refractory_condition=printer.expression(model.refractory.expression)
@@ -271,6 +285,22 @@ def _names(model: NeuronModel) -> set[str]:
     from ..checks import model_names_used
 
     return model_names_used(model)
+
+
+def _ordered(subexpressions: dict[str, str], held: list[str]) -> list[str]:
+    """The subexpressions that are not held, each after those it reads."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order or name in held or name not in subexpressions:
+            return
+        for dependency in sorted(ex.names_in(ex.parse(subexpressions[name]))):
+            visit(dependency)
+        order.append(name)
+
+    for name in subexpressions:
+        visit(name)
+    return order
 
 
 def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], held: list[str]) -> list[str]:
