@@ -4,6 +4,12 @@
   same forward-Euler step (NEST in mV and ms, the generated model in SI units).
 - ``lif`` vs ``iaf_psc_delta``: both exact. NEST's ``t_ref`` clamps one step more than the
   rule of docs/semantics.md (Brian2's), so the built-in gets ``t_ref - dt`` to match.
+- ``adex`` (RK4 on the grid) vs ``aeif_psc_delta`` (GSL rkf45, a spike and its reset handled
+  inside the step, at the sub-step where V_peak is crossed): the same spike counts, and each
+  inter-spike interval within about one step.
+- ``hh`` with ``rkf45`` vs ``hh_cond_exp_traub`` (the same Traub-Miles rates, GSL rkf45; a
+  spike is detected at the peak of the action potential, not at the -20 mV crossing): the
+  same spike counts, intervals within one step, stamps later by the rise time.
 
 Skipped, with the reason, where the NEST backend is unavailable.
 """
@@ -27,7 +33,7 @@ def nest():
         pytest.skip(reason)
     import nest
 
-    nest.set_verbosity("M_ERROR")
+    nest.verbosity = nest.VerbosityLevel.ERROR
     return nest
 
 
@@ -89,3 +95,69 @@ def test_lif_matches_iaf_psc_delta(nest):
     generated = generated_spikes(model, "180 pA", "1 s")
     assert len(builtin) == len(generated) > 20
     np.testing.assert_allclose(builtin, generated, rtol=0, atol=1e-9)
+
+
+def _adex_params(model: sn.NeuronModel) -> dict:
+    p = {k: float(np.asarray(v)) for k, v in model.parameter_values().items()}
+    return {
+        "C_m": p["C_m"] * 1e12,
+        "g_L": p["g_L"] * 1e9,
+        "E_L": p["E_L"] * 1e3,
+        "V_th": p["V_T"] * 1e3,
+        "Delta_T": p["Delta_T"] * 1e3,
+        "a": p["a"] * 1e9,
+        "tau_w": p["tau_w"] * 1e3,
+        "b": p["b"] * 1e12,
+        "V_reset": p["V_r"] * 1e3,
+        "V_peak": p["V_peak"] * 1e3,
+        "t_ref": 0.0,
+        "V_m": p["E_L"] * 1e3,
+        "w": 0.0,
+    }
+
+
+ADEX_CASES = [  # (preset, pA, largest interval difference in steps)
+    ("tonic", 500, 1),
+    ("adapting", 500, 1),
+    ("initial_burst", 400, 1),
+    ("regular_bursting", 210, 1),
+    ("delayed", 300, 1),
+    ("delayed_regular_bursting", 110, 3),
+    ("irregular", 160, None),
+    (None, 1000, 1),
+]
+
+
+@pytest.mark.parametrize(("preset", "current", "steps"), ADEX_CASES, ids=[str(c[0]) for c in ADEX_CASES])
+def test_adex_matches_aeif_psc_delta(nest, preset, current, steps):
+    model = sn.load_model("adex").with_preset(preset)
+    builtin = builtin_spikes(nest, "aeif_psc_delta", _adex_params(model), float(current), 1000.0)
+    generated = generated_spikes(model, f"{current} pA", "1 s")
+    assert len(generated) == len(builtin) > 10
+    if steps is None:  # chaotic by design (Naud et al. 2008): the count only
+        return
+    assert abs(generated[0] - builtin[0]) <= DT + 1e-9
+    # NEST resets at the sub-step where V_peak is crossed and integrates the rest of that step,
+    # RK4 on the grid resets at its end: each interval is shorter on NEST by up to one step (half
+    # a step on average, measured). Within a burst the adaptation current carries that offset
+    # into the next intervals (measured: at most 3 steps for delayed regular bursting).
+    differences = np.diff(generated) - np.diff(builtin)
+    assert np.max(np.abs(differences)) <= steps * DT + 1e-9
+    assert steps > 1 or 0 <= np.mean(differences) <= DT / 2 + 1e-9
+
+
+@pytest.mark.parametrize("current", [0.0, 200.0, 1000.0])
+def test_hh_matches_hh_cond_exp_traub(nest, current):
+    model = sn.load_model("hh").with_numerics(method="rkf45")  # NEST's model uses GSL rkf45
+    initial = {k: float(np.asarray(v)) for k, v in model.initial_values().items()}
+    params = {"V_m": -60.0, "Act_m": initial["m"], "Inact_h": initial["h"], "Act_n": initial["n"]}
+    builtin = builtin_spikes(nest, "hh_cond_exp_traub", params, current, 1000.0)
+    generated = generated_spikes(model, f"{current} pA", "1 s")
+    assert len(generated) == len(builtin) > 10  # the COBAHH cell fires at 0 pA (docs/models.md)
+    # both solvers resolve the spike shape; the detection rule alone differs, by the same amount
+    # for every spike, so intervals agree to the grid (measured: within one step)
+    np.testing.assert_allclose(np.diff(generated), np.diff(builtin), rtol=0, atol=DT + 1e-9)
+    # NEST stamps the peak (V > V_T + 30 mV and falling), the model the -20 mV crossing on the
+    # upstroke: measured 0.19 to 0.20 ms earlier
+    shift = np.mean(builtin - generated)
+    assert 0.1 <= shift <= 0.3
