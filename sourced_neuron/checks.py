@@ -27,6 +27,7 @@ from .model import (
     INPUT,
     METHODS,
     SECOND,
+    SYNAPTIC_CURRENT,
     VOLT,
     Equation,
     InitialValue,
@@ -37,6 +38,8 @@ from .model import (
     Refractory,
     Value,
     _dims,
+    receptor_equations,
+    receptor_parameters,
 )
 
 __all__ = ["build_model", "check_file", "model_names_used", "read_model_file"]
@@ -195,6 +198,8 @@ class _Builder:
         references = self.references()
         parameters = self.parameters()
         equations = self.equations()
+        synapses = self.synapses()
+        self.add_receptor_ports(synapses, equations, parameters)
         self.declare(equations, parameters)
         self.check_equations(equations)
         threshold = self.condition("threshold")
@@ -204,7 +209,6 @@ class _Builder:
         initial = self.initial(equations)
         presets = self.presets(equations, parameters)
         numerics = self.numerics(equations)
-        synapses = self.synapses()
         used = _names_used(equations, threshold, reset, refractory, initial)
         for parameter in parameters:
             if equations and parameter not in used and parameter in self.symbols:
@@ -865,6 +869,57 @@ class _Builder:
                 self.problem(f"receptor port {port!r}: a current port has no reversal potential", *path, "E_rev")
             result.append(ReceptorPort(port, kind, kernel, tau, e_rev))
         return result
+
+    def add_receptor_ports(
+        self, ports: list[ReceptorPort], equations: list[Equation], parameters: dict[str, Value]
+    ) -> None:
+        """Append the equations and parameters the receptor ports define (see ReceptorPort)."""
+        if not ports:
+            return
+        if len(ports) != len(self.data.get("synapses") or {}) or any(
+            (p.kernel != "delta" and p.tau is None) or (p.type == "conductance" and p.E_rev is None) for p in ports
+        ):  # a port was already reported: declare I_syn, so that its use causes no follow-up errors
+            self.broken[SYNAPTIC_CURRENT] = ("subexpression", AMP)
+            return
+        membrane = next((e.name for e in equations if e.kind == "differential" and e.dimension == VOLT), None)
+        for port in ports:
+            if membrane is None and (port.type == "conductance" or port.kernel == "delta"):
+                self.problem(
+                    f"receptor port {port.name!r} acts on the membrane potential, but the model has no state "
+                    "variable in volt",
+                    "synapses",
+                    port.name,
+                )
+                return
+        defined = {e.name for e in equations} | set(parameters)
+        added = receptor_equations(tuple(ports), membrane)
+        extra = receptor_parameters(tuple(ports))
+        clashes = False
+        for name in [e.name for e in added] + list(extra):
+            if name in defined:
+                owner = next((e.port for e in added if e.name == name), None)
+                owner = owner or next(p.name for p in ports if name in (p.tau_name, p.reversal_name))
+                what = f"receptor port {owner!r} defines" if owner else "the receptor ports define"
+                self.problem(
+                    f"{what} {name!r}, which the model also defines; rename it in the model "
+                    f"(the ports' names are g_/I_/x_/tau_/E_<port> and {SYNAPTIC_CURRENT})",
+                    "synapses",
+                    *((owner,) if owner else ()),
+                )
+                clashes = True
+        if clashes:
+            self.broken[SYNAPTIC_CURRENT] = ("subexpression", AMP)
+            return
+        texts = [e.expression for e in equations if e.expression]
+        used = set().union(*(ex.names_in(ex.parse(t)) for t in texts)) if texts else set()
+        if any(e.name == SYNAPTIC_CURRENT for e in added) and SYNAPTIC_CURRENT not in used:
+            self.problem(
+                f"the receptor ports' current reaches the model only through {SYNAPTIC_CURRENT}; add it to the "
+                f"membrane equation, e.g. '... + {SYNAPTIC_CURRENT}'",
+                "synapses",
+            )
+        equations.extend(added)
+        parameters.update(extra)
 
     def port_value(self, spec: dict, key: str, dim: Dimension, port: str, path: tuple) -> Value | None:
         if key not in spec:

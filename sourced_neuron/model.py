@@ -46,9 +46,13 @@ RKF45_ABSOLUTE_ERROR = 1e-6
 #: The reserved name of the injected current.
 INPUT = "I_ext"
 
+#: The reserved name of the total synaptic current of a model's receptor ports.
+SYNAPTIC_CURRENT = "I_syn"
+
 SECOND = get_dimensions(ex.UNITS["second"])
 AMP = get_dimensions(ex.UNITS["amp"])
 VOLT = get_dimensions(ex.UNITS["volt"])
+SIEMENS = get_dimensions(ex.UNITS["siemens"])
 
 
 def _dims(dim: Dimension) -> tuple[float, ...]:
@@ -104,6 +108,8 @@ class Equation:
     flags: tuple[str, ...] = ()
     unit: str = field(default="1", compare=False)
     line: int | None = field(default=None, compare=False)
+    #: The receptor port this equation was derived from (``None``: written in the file).
+    port: str | None = None
 
     @property
     def dimension(self) -> Dimension:
@@ -164,6 +170,12 @@ class ReceptorPort:
     ``type`` is ``"current"`` or ``"conductance"``; ``kernel`` is ``"delta"``, ``"exp"``
     or ``"alpha"``; ``tau`` is absent for delta kernels; ``E_rev`` is present for
     conductance ports only.
+
+    A port becomes ordinary equations (see :func:`receptor_equations`): for port ``exc``,
+    a state ``g_exc`` (conductance, siemens) or ``I_exc`` (current, amp) decaying with the
+    parameter ``tau_exc``, an alpha kernel's rise variable ``x_exc``, and the reversal
+    potential ``E_exc``. ``I_syn`` sums the ports' currents. An incoming spike of weight ``w``
+    runs :meth:`on_spike`; a delta port adds ``w`` (volt) to the membrane potential.
     """
 
     name: str
@@ -171,6 +183,86 @@ class ReceptorPort:
     kernel: Literal["delta", "exp", "alpha"]
     tau: Value | None = None
     E_rev: Value | None = None
+
+    @property
+    def variable(self) -> str | None:
+        """The decaying state variable (``g_<port>`` or ``I_<port>``); ``None`` for delta."""
+        if self.kernel == "delta":
+            return None
+        return f"{'g' if self.type == 'conductance' else 'I'}_{self.name}"
+
+    @property
+    def rise_variable(self) -> str | None:
+        """The alpha kernel's second state variable (``x_<port>``), else ``None``."""
+        return f"x_{self.name}" if self.kernel == "alpha" else None
+
+    @property
+    def tau_name(self) -> str | None:
+        return None if self.kernel == "delta" else f"tau_{self.name}"
+
+    @property
+    def reversal_name(self) -> str | None:
+        return f"E_{self.name}" if self.type == "conductance" else None
+
+    @property
+    def weight_dimension(self) -> Dimension:
+        """Siemens (conductance), amp (current), volt (delta: a jump of the membrane potential)."""
+        if self.kernel == "delta":
+            return VOLT
+        return SIEMENS if self.type == "conductance" else AMP
+
+    def on_spike(self, weight: str, membrane_potential: str) -> tuple[str, str, str]:
+        """The statement an incoming spike of weight ``weight`` runs: (target, operator, expression).
+
+        An alpha kernel's rise variable gets ``e*w``, so that the current or conductance
+        peaks at ``w`` one time constant after the spike.
+        """
+        if self.kernel == "delta":
+            return membrane_potential, "+=", weight
+        if self.kernel == "alpha":
+            return self.rise_variable, "+=", f"{ALPHA_PEAK!r}*{weight}"
+        return self.variable, "+=", weight
+
+
+#: Euler's number: scales an alpha kernel's rise so that its peak equals the weight.
+ALPHA_PEAK = 2.718281828459045
+
+
+def receptor_equations(ports: tuple[ReceptorPort, ...], membrane_potential: str | None) -> list[Equation]:
+    """The equations a model's receptor ports add (each marked with its port), ``I_syn`` last."""
+    result: list[Equation] = []
+    currents = []
+    for port in ports:
+        if port.kernel == "delta":
+            continue
+        var, tau, dims = port.variable, port.tau_name, _dims(port.weight_dimension)
+        unit = "siemens" if port.type == "conductance" else "amp"
+        if port.kernel == "alpha":
+            rise = port.rise_variable
+            result.append(Equation("differential", var, f"({rise} - {var}) / {tau}", dims, (), unit, None, port.name))
+            result.append(Equation("differential", rise, f"-{rise} / {tau}", dims, (), unit, None, port.name))
+        else:
+            result.append(Equation("differential", var, f"-{var} / {tau}", dims, (), unit, None, port.name))
+        if port.type == "conductance":
+            currents.append(f"{var} * ({port.reversal_name} - {membrane_potential})")
+        else:
+            currents.append(var)
+    if currents:
+        result.append(
+            Equation("subexpression", SYNAPTIC_CURRENT, " + ".join(currents), _dims(AMP), (), "amp", None, "")
+        )
+    return result
+
+
+def receptor_parameters(ports: tuple[ReceptorPort, ...]) -> dict[str, Value]:
+    """The parameters a model's receptor ports add: ``tau_<port>`` and ``E_<port>``."""
+    result = {}
+    for port in ports:
+        if port.tau_name and port.tau is not None:
+            result[port.tau_name] = port.tau
+        if port.reversal_name and port.E_rev is not None:
+            result[port.reversal_name] = port.E_rev
+    return result
 
 
 @dataclass(frozen=True)
@@ -225,14 +317,15 @@ class NeuronModel:
             data["description"] = self.description
         if self.references:
             data["references"] = list(self.references)
-        data["equations"] = "\n".join(eq.text() for eq in self.equations) + "\n"
+        data["equations"] = "\n".join(eq.text() for eq in self.equations if eq.port is None) + "\n"
         if self.threshold is not None:
             data["threshold"] = self.threshold
         if self.reset:
             data["reset"] = "\n".join(self.reset) + ("\n" if len(self.reset) > 1 else "")
         if self.refractory is not None:
             data["refractory"] = self.refractory.text or self.refractory.expression
-        data["parameters"] = {name: _plain(v.text) for name, v in self.parameters}
+        port_parameters = receptor_parameters(self.synapses)
+        data["parameters"] = {name: _plain(v.text) for name, v in self.parameters if name not in port_parameters}
         if self.initial:
             data["initial"] = {name: _plain(v.text or v.expression) for name, v in self.initial}
         if self.presets:
@@ -245,12 +338,13 @@ class NeuronModel:
             }
         data["numerics"] = {"method": self.numerics.method, "dt": self.numerics.dt.text}
         if self.synapses:
+            values = dict(self.parameters)  # the ports' constants, as they are now (with_parameters)
             data["synapses"] = {
                 port.name: {
                     "type": port.type,
                     "kernel": port.kernel,
-                    **({"tau": port.tau.text} if port.tau else {}),
-                    **({"E_rev": port.E_rev.text} if port.E_rev else {}),
+                    **({"tau": _plain(values[port.tau_name].text)} if port.tau_name else {}),
+                    **({"E_rev": _plain(values[port.reversal_name].text)} if port.reversal_name else {}),
                 }
                 for port in self.synapses
             }
@@ -398,6 +492,18 @@ class NeuronModel:
 
     # --- derived models ----------------------------------------------------------------
 
+    def _with_values(self, params: dict[str, Value], initial: dict[str, InitialValue]) -> NeuronModel:
+        """A copy with these parameters and initial values; the receptor ports follow their constants."""
+        ports = tuple(
+            replace(
+                port,
+                tau=params[port.tau_name] if port.tau_name else None,
+                E_rev=params[port.reversal_name] if port.reversal_name else None,
+            )
+            for port in self.synapses
+        )
+        return replace(self, parameters=tuple(params.items()), initial=_ordered_initial(self, initial), synapses=ports)
+
     def with_parameters(self, values: Mapping[str, Any]) -> NeuronModel:
         """A copy with some parameters (or initial values of states) replaced.
 
@@ -432,7 +538,7 @@ class NeuronModel:
             else:
                 valid = self.parameter_names + self.state_variables + self.per_neuron_parameters
                 raise InputError(f"model {self.name!r} has no parameter {name!r}{did_you_mean(name, valid)}")
-        return replace(self, parameters=tuple(params.items()), initial=_ordered_initial(self, initial))
+        return self._with_values(params, initial)
 
     def with_preset(self, preset: str | None) -> NeuronModel:
         """A copy with a preset's parameters and initial values applied (``None``: unchanged)."""
@@ -442,7 +548,7 @@ class NeuronModel:
             if p.name == preset:
                 params = dict(self.parameters) | dict(p.parameters)
                 initial = dict(self.initial) | dict(p.initial)
-                return replace(self, parameters=tuple(params.items()), initial=_ordered_initial(self, initial))
+                return self._with_values(params, initial)
         if not self.presets:
             raise InputError(f"model {self.name!r} has no presets (asked for {preset!r})")
         raise InputError(

@@ -39,7 +39,9 @@ __all__ = [
 CACHE_VARIABLE = "SOURCED_NEURON_CACHE"
 #: ``solver: numeric``: ODEs (only generated for ``rkf45``) always go to GSL's rkf45, never to
 #: NESTML's exact propagators, so that the method is the one the model asks for.
-BUILD_OPTIONS = {"target": "nest", "cxx_abi": "_GLIBCXX_USE_CXX11_ABI=0", "solver": "numeric"}
+#: ``float_digits``: NESTML prints number literals with 9 significant digits by default
+#: (``ConstantPrinter.n_float_digits``); 17 keeps every double of the printed step exact.
+BUILD_OPTIONS = {"target": "nest", "cxx_abi": "_GLIBCXX_USE_CXX11_ABI=0", "solver": "numeric", "float_digits": 17}
 
 #: Headers the generated modules need, with the Debian package that provides each.
 HEADERS = {
@@ -182,8 +184,10 @@ esac
 
 _BUILD_SCRIPT = """
 import json, sys
+from pynestml.codegeneration.printers.constant_printer import ConstantPrinter
 from pynestml.frontend.pynestml_frontend import generate_nest_target
 args = json.loads(sys.argv[1])
+ConstantPrinter.n_float_digits = args["float_digits"]
 generate_nest_target(input_path=args["input"], target_path=args["target"], install_path=args["install"],
                      module_name=args["module"], logging_level="WARNING",
                      codegen_opts={"nest_path": args["nest_path"], "solver": args["solver"]})
@@ -234,6 +238,7 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
             "module": module_name,
             "nest_path": str(nest_path),
             "solver": BUILD_OPTIONS["solver"],
+            "float_digits": BUILD_OPTIONS["float_digits"],
         }
         started = time.perf_counter()
         log = work / "build.log"

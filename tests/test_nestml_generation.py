@@ -51,6 +51,21 @@ def test_rkf45_hands_the_equations_to_nestmls_gsl_solver():
     assert "inline alpha_m real = " in hh and "sn_exprel(" in hh  # subexpressions become inline expressions
 
 
+def test_receptor_ports_are_spike_inputs_with_onreceive_blocks():
+    text = render(sn.load_model(VALID / "synaptic.yaml"))
+    for port in ("ampa", "gaba", "bias", "slow", "jump"):
+        assert f"        {port} <- spike\n" in text and f"    onReceive({port}):\n" in text
+    assert "    onReceive(ampa):\n        g_ampa += (ampa * 1 s)\n" in text
+    assert "x_gaba += (2.718281828459045 * (gaba * 1 s))" in text
+    # v is held while refractory, so the delta port's jump is dropped then (as in Brian2)
+    assert "    onReceive(jump):\n        if sn_not_refractory:" in text
+    assert "        sn_not_refractory = not sn_refractory\n" in text
+    # the synaptic variables go on while v is held: both versions of the step share declarations
+    assert text.count("sn_tmp_g_ampa real = 0.0") == 1 and "sn_tmp_g_ampa real =" not in text.replace(
+        "sn_tmp_g_ampa real = 0.0", ""
+    )
+
+
 def test_white_noise_is_printed_as_brian2s_euler_maruyama_step():
     text = render(sn.load_model(NOISY))
     assert "xi real = ((sn_dt ** 0.5) * random_normal(0.0, 1.0))" in text

@@ -78,6 +78,31 @@ def test_valid_features_are_understood():
     assert ports[1].E_rev.magnitude == pytest.approx(-0.08)
 
 
+def test_receptor_ports_become_equations_and_parameters():
+    model = sn.load_model(HERE / "valid" / "conductance_ports.yaml")
+    derived = {e.name: (e.kind, e.expression, e.port) for e in model.equations if e.port is not None}
+    assert derived == {
+        "g_exc": ("differential", "-g_exc / tau_exc", "exc"),
+        "g_inh": ("differential", "(x_inh - g_inh) / tau_inh", "inh"),
+        "x_inh": ("differential", "-x_inh / tau_inh", "inh"),
+        "I_syn": ("subexpression", "g_exc * (E_exc - v) + g_inh * (E_inh - v)", ""),
+    }
+    values = {k: float(v) for k, v in model.parameter_values().items()}
+    assert values["tau_exc"] == pytest.approx(3e-3) and values["tau_inh"] == pytest.approx(7e-3)
+    assert values["E_exc"] == 0.0 and values["E_inh"] == pytest.approx(-0.08)
+    # what a spike of weight w does, per port (alpha: the rise scaled so that the peak is w)
+    assert [p.on_spike("w", "v") for p in model.synapses] == [
+        ("g_exc", "+=", "w"),
+        ("x_inh", "+=", "2.718281828459045*w"),
+        ("v", "+=", "w"),
+    ]
+    # the file is written back as it was read; changed port constants follow into the ports
+    assert "g_exc" not in model.to_yaml() and "tau_exc" not in model.to_yaml()
+    changed = model.with_parameters({"tau_inh": "4 ms", "E_exc": "-5 mV"})
+    assert changed.synapses[1].tau.magnitude == pytest.approx(4e-3)
+    assert sn.NeuronModel.from_yaml(changed.to_yaml()) == changed != model
+
+
 def test_default_numerics():
     noisy = sn.load_model(HERE / "valid" / "noisy.yaml")
     assert noisy.numerics.method == "euler"  # the only listed method for white noise

@@ -26,14 +26,11 @@ class Capabilities:
         The :class:`~sourced_neuron.stimulus.Stimulus` kinds it takes.
     gpu : bool
         Whether it runs on a GPU.
-    receptor_ports : bool
-        Whether it generates the synaptic receptor ports of a model.
     """
 
     methods: frozenset[str]
     stimuli: frozenset[str] = frozenset({"none", "constant", "step", "sampled"})
     gpu: bool = False
-    receptor_ports: bool = False
 
 
 @dataclass(frozen=True, eq=False)

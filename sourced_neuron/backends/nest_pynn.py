@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import InputError
 from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
 from ..stimulus import Stimulus
@@ -75,7 +76,7 @@ def pynn_cell_type(model: NeuronModel):
                 **solver,
             },
             "default_initial_values": {name: _si(initial.get(name, 0.0)) for name in states},
-            "receptor_types": [],
+            "receptor_types": [port.name for port in model.synapses],
             "injectable": True,
             "recordable": [*states, "spikes"],
             "units": dict.fromkeys(states, "dimensionless"),
@@ -83,8 +84,20 @@ def pynn_cell_type(model: NeuronModel):
             "conductance_based": False,
             "always_local": False,
             "uses_parrot": False,
+            "get_receptor_type": _receptor_index,
         },
     )
+
+
+def _receptor_index(cell_type, name: str) -> int:
+    """NEST's index of a receptor port (NESTML names the receptors in upper case)."""
+    import nest
+
+    receptors = nest.GetDefaults(cell_type.nest_model)["receptor_types"]
+    if name.upper() not in receptors:
+        ports = ", ".join(cell_type.receptor_types) or "none"
+        raise InputError(f"model {cell_type.nest_model!r} has no receptor port {name!r} (ports: {ports})")
+    return receptors[name.upper()]
 
 
 @contextlib.contextmanager

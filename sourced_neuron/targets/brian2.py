@@ -7,7 +7,7 @@ exactly what ``sn.simulate(..., backend="brian2")`` runs.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -34,6 +34,9 @@ METHOD_NAMES = {
 #: Namespace name of the TimedArray that drives ``I_ext`` when it varies in time.
 STIMULUS_NAME = "sn_stimulus"
 
+#: The weight variable of the `Synapses` objects that drive receptor ports.
+WEIGHT = "w"
+
 
 @dataclass(frozen=True)
 class Brian2Spec:
@@ -42,6 +45,10 @@ class Brian2Spec:
     ``input`` says how ``I_ext`` is defined: ``"none"`` (the model does not read it),
     ``"constant"`` (a per-neuron variable ``I_ext : amp``), ``"timed"`` (``I_ext`` follows
     a TimedArray ``sn_stimulus(t)``) or ``"timed_per_neuron"`` (``sn_stimulus(t, i)``).
+    ``on_pre`` maps each receptor port to the ``on_pre`` statement of a ``Synapses`` object
+    whose weight variable is ``w`` (e.g. ``"g_exc_post += w"``); run it in the
+    ``after_resets`` slot (docs/semantics.md). ``weights`` maps each port to the declaration
+    of that weight (e.g. ``"w : siemens"``).
     """
 
     equations: str
@@ -53,6 +60,8 @@ class Brian2Spec:
     initial: dict[str, Any]
     dt: Any
     input: str
+    on_pre: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, str] = field(default_factory=dict)
 
 
 def brian2_unit(dim) -> str:
@@ -141,7 +150,14 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
         initial=model.initial_values(),
         dt=model.numerics.dt.quantity,
         input=kind,
+        on_pre={port.name: _on_pre(model, port) for port in model.synapses},
+        weights={port.name: f"{WEIGHT} : {brian2_unit(port.weight_dimension)}" for port in model.synapses},
     )
+
+
+def _on_pre(model: NeuronModel, port) -> str:
+    target, op, rhs = port.on_spike(WEIGHT, model.membrane_potential)
+    return f"{target}_post {op} {rhs}"
 
 
 def _code(value) -> str:

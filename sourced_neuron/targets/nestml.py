@@ -53,6 +53,7 @@ FUNCTIONS: dict[str, str | None] = {
 #: Local names of the generated update block.
 DT, TIME, INPUT_SI = "sn_dt", "sn_t", "sn_I_ext"
 REFRACTORY_LEFT, NOT_REFRACTORY = "sn_refractory_left", "sn_not_refractory"
+SPIKE_WEIGHT = "sn_weight"
 
 
 class _Printer(ast.NodeVisitor):
@@ -216,6 +217,12 @@ def _check_supported(model: NeuronModel) -> None:
 def render(model: NeuronModel, values: bool = True, name: str | None = None) -> str:
     """The NESTML source of ``model`` (``values=False`` leaves parameter values out, for hashing)."""
     _check_supported(model)
+    upper = [port.name.upper() for port in model.synapses]
+    if len(set(upper)) != len(upper):
+        raise UnsupportedFeatureError(
+            f"model {model.name!r}: NEST names receptor ports in upper case, so port names must differ in more "
+            f"than case ({', '.join(p.name for p in model.synapses)})"
+        )
     printer = _Printer(model)
     flagged = frozenset(e.name for e in model.equations if "unless refractory" in e.flags)
     held = [e.name for e in model.equations if e.kind == "subexpression" and "constant over dt" in e.flags]
@@ -251,6 +258,7 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
     duration = None
     if refractory_kind in ("duration", "expression"):
         duration = printer.expression(model.refractory.expression)
+    ports = [(port.name, *_receive(printer, port, model.membrane_potential)) for port in model.synapses]
     text = _TEMPLATES.get_template("nestml_model.nestml.j2").render(
         model=model,
         name=name or nestml_model_name(model),
@@ -264,6 +272,9 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         held=[(h, printer.expression(subexpressions[h])) for h in held],
         normal=normal,
         refractory=refractory,
+        # a name is declared once per update block in NESTML, not per branch: with two versions of
+        # the step, their temporaries are declared before the branches
+        declarations=sorted({s.target for s in normal + refractory if s.declare}) if refractory else [],
         held_in_refractoriness=bool(flagged and model.refractory),
         odes=odes,
         inlines=inlines,
@@ -277,8 +288,19 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         threshold=printer.expression(model.threshold) if model.threshold else None,
         reset=reset,
         functions=sorted(printer.functions_used),
+        ports=ports,
+        # ports that write a variable held while refractory: Brian2's conditional write drops
+        # such writes while the neuron is refractory (docs/semantics.md)
+        guarded=sorted({target for _, target, _, _ in ports if target in flagged}) if model.refractory else [],
     )
     return text
+
+
+def _receive(printer: _Printer, port, membrane_potential: str | None) -> tuple[str, str, str]:
+    """The statement of a port's ``onReceive`` block: the weights of this step's spikes (SI)."""
+    target, op, expression = port.on_spike(SPIKE_WEIGHT, membrane_potential)
+    weight = f"({port.name} * 1 s)"  # inside onReceive a spike port is the weight times a delta (1/s)
+    return printer.name(target), op, printer.expression(expression).replace(SPIKE_WEIGHT, weight)
 
 
 def _names(model: NeuronModel) -> set[str]:
