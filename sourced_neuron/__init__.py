@@ -24,6 +24,7 @@ from .errors import (
 )
 from .library import library_models, load_model
 from .model import NeuronModel
+from .network import Network
 from .simulation import simulate
 from .targets import export
 
@@ -37,6 +38,7 @@ __all__ = [
     "Diagnostic",
     "InputError",
     "ModelError",
+    "Network",
     "NeuronModel",
     "SimulationError",
     "SourcedNeuronError",

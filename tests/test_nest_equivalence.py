@@ -302,6 +302,34 @@ def test_receptor_ports_match_brian2():
     assert traces_b[426, 0] == traces_n[426, 0] == pytest.approx(-0.060, abs=1e-12)
 
 
+def test_a_current_that_changes_every_step_including_the_second():
+    # a device reaches a neuron from the third step on; the first two values go into I_stim and
+    # I_stim_1 (docs/semantics.md), so every step gets its own value on NEST too
+    samples = np.random.default_rng(3).uniform(0, 400, 60) * pq.pA
+    stimulus = {"samples": samples, "sampling_period": "0.1 ms"}
+    v = [
+        sn.simulate("lif", backend=b, duration="6 ms", stimulus=stimulus).segments[0].analogsignals[0].magnitude
+        for b in ("brian2", "nest")
+    ]
+    np.testing.assert_allclose(v[1], v[0], rtol=0, atol=1e-9)  # mV: the same printed step
+    assert np.ptp(np.diff(v[0][:, 0])) > 0.1  # the input really changes the slope step by step
+
+
+def test_a_model_that_reads_t():
+    # NESTML's t is the end of the step, Brian2's its start: the generator passes t - dt
+    model = sn.NeuronModel.from_yaml(
+        "name: clocked\nequations: |\n  dv/dt = (E_L - v + A*sin(6.283185307179586*t/P))/tau : volt\n"
+        "parameters: {E_L: -65 mV, A: 7 mV, P: 13 ms, tau: 5 ms}\ninitial: {v: E_L}\n"
+        "numerics: {method: rk4, dt: 0.1 ms}\n"
+    )
+    v = [
+        sn.simulate(model, backend=b, duration="40 ms").segments[0].analogsignals[0].magnitude
+        for b in ("brian2", "nest")
+    ]
+    np.testing.assert_allclose(v[1], v[0], rtol=0, atol=1e-9)
+    assert np.ptp(v[0]) > 5  # mV
+
+
 def test_fast_spiking_matches_without_loop_invariant_hoisting():
     name, preset, stimulus = "izhikevich", "fs", "10 pA"
     assert_equivalent(run("nest", name, preset, stimulus), run("brian2", name, preset, stimulus, hoisting=False))

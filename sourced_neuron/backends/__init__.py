@@ -6,15 +6,28 @@ from __future__ import annotations
 import importlib
 
 from ..errors import BackendUnavailableError, did_you_mean
-from .base import Backend, Capabilities, RunResult, SimulationRequest
+from .base import (
+    Backend,
+    Capabilities,
+    NetworkSpec,
+    PopulationSpec,
+    ProjectionSpec,
+    RunResult,
+    SimulationRequest,
+    SourceSpec,
+)
 
 __all__ = [
     "PLANNED",
     "REGISTRY",
     "Backend",
     "Capabilities",
+    "NetworkSpec",
+    "PopulationSpec",
+    "ProjectionSpec",
     "RunResult",
     "SimulationRequest",
+    "SourceSpec",
     "backend_status",
     "get_backend",
 ]

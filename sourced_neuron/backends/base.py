@@ -10,8 +10,18 @@ import numpy as np
 
 from ..model import NeuronModel
 from ..stimulus import Stimulus
+from ..units import si_magnitude
 
-__all__ = ["Backend", "Capabilities", "RunResult", "SimulationRequest"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "NetworkSpec",
+    "PopulationSpec",
+    "ProjectionSpec",
+    "RunResult",
+    "SimulationRequest",
+    "SourceSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -78,9 +88,80 @@ class RunResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
+class PopulationSpec:
+    """One population of a run, every value drawn (see :class:`sourced_neuron.Network`).
+
+    ``parameters`` holds the per-neuron values (SI, shape ``(size,)``) of parameters that
+    vary across the population; the others are the model's. ``initial`` holds the initial
+    value of every state variable and per-neuron parameter, per neuron (SI).
+    """
+
+    name: str
+    model: NeuronModel
+    size: int
+    parameters: dict[str, np.ndarray]
+    initial: dict[str, np.ndarray]
+    stimulus: Stimulus
+    record: tuple[str, ...] = ()
+    record_spikes: bool = True
+
+
+@dataclass(eq=False)
+class SourceSpec:
+    """Spike sources: spike ``times`` (seconds, on the grid, in time order) of source ``indices``."""
+
+    name: str
+    size: int
+    indices: np.ndarray
+    times: np.ndarray
+    record: bool = False
+
+
+@dataclass(eq=False)
+class ProjectionSpec:
+    """Connections ``i[k] -> j[k]`` onto receptor port ``receptor``; weights and delays in SI.
+
+    Delays are whole numbers of time steps, at least one.
+    """
+
+    pre: str
+    post: str
+    i: np.ndarray
+    j: np.ndarray
+    weights: np.ndarray
+    delays: np.ndarray
+    receptor: str
+
+
+@dataclass(eq=False)
+class NetworkSpec:
+    """A whole run: populations, sources and projections on one time grid."""
+
+    populations: list[PopulationSpec]
+    sources: list[SourceSpec]
+    projections: list[ProjectionSpec]
+    dt: float
+    n_steps: int
+    seed: int | None = None
+
+    @classmethod
+    def single(cls, request: SimulationRequest) -> NetworkSpec:
+        """The run of :func:`sourced_neuron.simulate`: one population, unconnected."""
+        model, n = request.model, request.n_neurons
+        initial = {
+            name: np.broadcast_to(np.asarray(si_magnitude(value), dtype=float), (n,)).copy()
+            for name, value in model.initial_values().items()
+        }
+        population = PopulationSpec(
+            model.name, model, n, {}, initial, request.stimulus, tuple(request.record), model.threshold is not None
+        )
+        return cls([population], [], [], request.dt, request.n_steps, request.seed)
+
+
 class Backend(ABC):
     """A simulator backend. Subclasses need :attr:`name`, :meth:`capabilities`,
-    :meth:`unavailable_reason` and :meth:`run`, and one line in the registry."""
+    :meth:`unavailable_reason` and :meth:`run_network`, and one line in the registry."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -96,5 +177,10 @@ class Backend(ABC):
         """``None`` when usable here, else what is missing and how to install it."""
 
     @abstractmethod
+    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+        """Simulate; returns each population's spikes and recorded variables, by name."""
+
     def run(self, request: SimulationRequest) -> RunResult:
-        """Simulate and return spikes and recorded variables."""
+        """Simulate unconnected neurons (:func:`sourced_neuron.simulate`)."""
+        spec = NetworkSpec.single(request)
+        return self.run_network(spec)[spec.populations[0].name]

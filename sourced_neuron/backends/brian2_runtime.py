@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import SimulationError, UnsupportedFeatureError
 from ..model import METHODS, RKF45_ABSOLUTE_ERROR
 from ..targets.brian2 import STIMULUS_NAME, lower
-from .base import Backend, Capabilities, RunResult, SimulationRequest
+from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult
 
 #: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
 #: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
@@ -88,56 +88,51 @@ class Brian2Runtime(Backend):
             return "Brian2 is not installed (pip install 'brian2==2.10.1')"
         return None
 
-    def run(self, request: SimulationRequest) -> RunResult:
+    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
         import brian2 as b2
         from brian2.core.base import BrianObjectException
         from brian2.stateupdaters.base import UnsupportedEquationsException
 
-        model, stimulus, n = request.model, request.stimulus, request.n_neurons
-        dt = request.dt * b2.second
-        values = None
-        input_kind = "constant"
-        if stimulus.kind in ("step", "sampled"):
-            # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
-            values = stimulus.values_on_grid(request.dt, request.n_steps + 1)
-            input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
-        spec = lower(model, input_kind)
-        namespace = dict(spec.namespace)
-        if values is not None and spec.input != "none":
-            namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
+        dt = spec.dt * b2.second
         target = codegen_target()
         try:
             with _target(target):
-                if request.seed is not None:
-                    b2.seed(request.seed)
-                group = b2.NeuronGroup(
-                    n,
-                    spec.equations,
-                    threshold=spec.threshold,
-                    reset=spec.reset,
-                    refractory=spec.refractory,
-                    method=spec.method,
-                    method_options=RKF45_OPTIONS if spec.method == "gsl_rkf45" else None,
-                    namespace=namespace,
-                    dt=dt,
-                    name="sn_neurons*",
-                )
-                for name, value in spec.initial.items():
-                    setattr(group, name, value)
-                if spec.input == "constant" and stimulus.kind == "constant":
-                    group.I_ext = np.asarray(stimulus.amplitude, dtype=float) * b2.amp
-                spikes = b2.SpikeMonitor(group) if spec.threshold else None
-                objects = [group, spikes] if spikes is not None else [group]
-                states = None
-                if request.record:
-                    states = b2.StateMonitor(group, list(request.record), record=True, dt=dt)
-                    objects.append(states)
+                if spec.seed is not None:
+                    b2.seed(spec.seed)
+                objects, groups, monitors = [], {}, {}
+                for pop in spec.populations:
+                    group, watch = _population(b2, pop, spec, dt)
+                    groups[pop.name] = group
+                    monitors[pop.name] = watch
+                    objects += [group, *[m for m in watch if m is not None]]
+                for source in spec.sources:
+                    groups[source.name] = b2.SpikeGeneratorGroup(
+                        source.size, source.indices, source.times * b2.second, dt=dt, name=f"sn_{source.name}*"
+                    )
+                    objects.append(groups[source.name])
+                for k, projection in enumerate(spec.projections):
+                    lowered = lower(next(p.model for p in spec.populations if p.name == projection.post))
+                    synapses = b2.Synapses(
+                        groups[projection.pre],
+                        groups[projection.post],
+                        lowered.weights[projection.receptor],
+                        on_pre=lowered.on_pre[projection.receptor],
+                        dt=dt,
+                        namespace={},
+                        name=f"sn_projection{k}*",
+                    )
+                    synapses.connect(i=projection.i, j=projection.j)
+                    synapses.w_ = projection.weights
+                    synapses.delay_ = projection.delays
+                    synapses.pre.when = "after_resets"  # docs/semantics.md: input after threshold and reset
+                    objects.append(synapses)
                 network = b2.Network(*objects)
-                network.run(request.n_steps * dt, namespace={})
+                network.run(spec.n_steps * dt, namespace={})
         except (UnsupportedEquationsException, BrianObjectException) as exc:
             cause = exc
             while isinstance(cause, BrianObjectException) and cause.__cause__ is not None:
                 cause = cause.__cause__
+            model = _culprit(spec, str(exc))
             if isinstance(cause, UnsupportedEquationsException):
                 raise UnsupportedFeatureError(
                     f"model {model.name!r}: Brian2 cannot integrate it with method {model.numerics.method!r} "
@@ -145,15 +140,59 @@ class Brian2Runtime(Backend):
                 ) from None
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
         except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
+            model = _culprit(spec, str(exc))
             raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
-        result = RunResult(
-            # copies: the monitor's arrays are views of buffers Brian2 frees with the network
-            spike_indices=np.array(spikes.i[:] if spikes is not None else [], dtype=int),
-            spike_times=np.array(spikes.t_[:] if spikes is not None else [], dtype=float),
-            info={"codegen_target": group.state_updater.codeobj.class_name},
-        )
-        if states is not None:
-            for name in request.record:
-                values = getattr(states, name)  # shape (n_neurons, n_samples)
-                result.signals[name] = np.array(values, dtype=float).T
-        return result
+        results = {}
+        for pop in spec.populations:
+            spikes, states = monitors[pop.name]
+            result = RunResult(
+                # copies: the monitors' arrays are views of buffers Brian2 frees with the network
+                spike_indices=np.array(spikes.i[:] if spikes is not None else [], dtype=int),
+                spike_times=np.array(spikes.t_[:] if spikes is not None else [], dtype=float),
+                info={"codegen_target": groups[pop.name].state_updater.codeobj.class_name},
+            )
+            for name in pop.record:
+                result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
+            results[pop.name] = result
+        return results
+
+
+def _culprit(spec: NetworkSpec, message: str):
+    """The model of the population a Brian2 error message names (its objects are ``sn_<population>``)."""
+    for pop in spec.populations:
+        if f"'sn_{pop.name}" in message:
+            return pop.model
+    return spec.populations[0].model
+
+
+def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt):
+    """The NeuronGroup of a population and its (spike, state) monitors."""
+    stimulus = pop.stimulus
+    values, input_kind = None, "constant"
+    if stimulus.kind in ("step", "sampled"):
+        # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
+        values = stimulus.values_on_grid(spec.dt, spec.n_steps + 1)
+        input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
+    lowered = lower(pop.model, input_kind, per_neuron=tuple(pop.parameters))
+    namespace = dict(lowered.namespace)
+    if values is not None and lowered.input != "none":
+        namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
+    group = b2.NeuronGroup(
+        pop.size,
+        lowered.equations,
+        threshold=lowered.threshold,
+        reset=lowered.reset,
+        refractory=lowered.refractory,
+        method=lowered.method,
+        method_options=RKF45_OPTIONS if lowered.method == "gsl_rkf45" else None,
+        namespace=namespace,
+        dt=dt,
+        name=f"sn_{pop.name}*",
+    )
+    for name, value in {**pop.parameters, **pop.initial}.items():
+        setattr(group, name + "_", value)  # SI magnitudes
+    if lowered.input == "constant" and stimulus.kind == "constant":
+        group.I_ext_ = np.asarray(stimulus.amplitude, dtype=float)
+    spikes = b2.SpikeMonitor(group) if lowered.threshold and pop.record_spikes else None
+    states = b2.StateMonitor(group, list(pop.record), record=True, dt=dt) if pop.record else None
+    return group, (spikes, states)

@@ -6,8 +6,8 @@ from the model's own definition (so PyNN never has to guess parameters from NEST
 Its variables hold SI magnitudes. Timing follows docs/semantics.md: NEST stamps a spike at the
 end of the step that produced it, so stamps are moved back one step; current sources take
 effect in the step that starts at their time (PyNN compensates the connection delay), and the
-value at ``t = 0`` goes into the model's ``I_stim`` parameter, since a device cannot change
-before the first step.
+values of the first two steps go into the model's ``I_stim`` and ``I_stim_1`` parameters,
+since a device reaches a neuron only from the third step on.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
 from ..stimulus import Stimulus
 from ..units import si_magnitude
-from .base import Backend, Capabilities, RunResult, SimulationRequest
+from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 
@@ -46,7 +46,8 @@ def pynn_cell_type(model: NeuronModel):
     """A PyNN cell type (for ``pyNN.nest``) running ``model``; call after ``sim.setup()``.
 
     Parameters and initial values are the model's, in SI units (volt, second, amp, ...), plus
-    ``I_stim``, a constant injected current in amp. The NEST module is compiled once and cached.
+    ``I_stim``, a constant injected current in amp (``I_stim_1`` is added in the second step only).
+    The NEST module is compiled once and cached.
 
     Raises
     ------
@@ -73,6 +74,7 @@ def pynn_cell_type(model: NeuronModel):
             "default_parameters": {
                 **{k: _si(v) for k, v in model.parameter_values().items()},
                 "I_stim": 0.0,
+                "I_stim_1": 0.0,
                 **solver,
             },
             "default_initial_values": {name: _si(initial.get(name, 0.0)) for name in states},
@@ -114,22 +116,42 @@ def _quiet_pynn():
         yield
 
 
-def _current_sources(sim, population, stimulus: Stimulus, dt: float, n_steps: int) -> np.ndarray:
-    """Attach step current sources for a time-varying stimulus; returns the t = 0 values (amp)."""
+def _grid_ms(seconds) -> np.ndarray:
+    """Grid times or delays in ms, as the nearest decimal."""
+    return np.round(np.asarray(seconds, dtype=float) * 1e3, 9)
+
+
+def _device_ms(seconds) -> np.ndarray:
+    """Grid times for a device, in ms, a millionth of a ms early.
+
+    PyNN subtracts ``min_delay`` from device times, and NEST moves a time that lands just above
+    a grid point (64.4 - 0.1 = 64.30000000000001) to the next step; from just below (much less
+    than NEST's tic of 1 us) it lands on the intended step.
+    """
+    return _grid_ms(seconds) - 1e-6
+
+
+def _current_sources(sim, population, stimulus: Stimulus, dt: float, n_steps: int) -> tuple:
+    """Attach step current sources for a time-varying stimulus.
+
+    A device reaches a neuron one connection delay (one step) after it changes, so the first
+    change it can carry acts in the third step: the values of the first two steps go into the
+    model's ``I_stim`` and ``I_stim_1`` (returned, amp), the devices carry the rest relative to
+    ``I_stim``.
+    """
     values = stimulus.values_on_grid(dt, n_steps)  # amps, (n_steps,) or (n_steps, n)
     columns = values[:, None] if values.ndim == 1 else values
     for column in range(columns.shape[1]):
-        series = columns[:, column]
-        changes = np.flatnonzero(np.diff(series)) + 1
+        device = columns[:, column] - columns[0, column]
+        device[:2] = 0.0
+        changes = np.flatnonzero(np.diff(device)) + 1
         if not len(changes):
             continue
-        source = sim.StepCurrentSource(
-            times=changes * dt * 1e3,  # ms
-            amplitudes=(series[changes] - series[0]) * 1e9,  # nA, relative to the t = 0 value in I_stim
-        )
+        source = sim.StepCurrentSource(times=_device_ms(changes * dt), amplitudes=device[changes] * 1e9)  # nA
         targets = population if values.ndim == 1 else population[column : column + 1]
         source.inject_into(targets)
-    return values[0]
+    second = values[1] - values[0] if len(values) > 1 else np.zeros_like(values[0])
+    return values[0], second
 
 
 class NestPyNN(Backend):
@@ -152,51 +174,97 @@ class NestPyNN(Backend):
             return str(exc)
         return None
 
-    def run(self, request: SimulationRequest) -> RunResult:
+    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
         with _quiet_pynn():
-            return self._run(request)
+            return self._run_network(spec)
 
-    def _run(self, request: SimulationRequest) -> RunResult:
+    def _run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
         import pyNN.nest as sim
+        from pyNN.parameters import Sequence
 
-        model, n, dt = request.model, request.n_neurons, request.dt
+        dt_ms = spec.dt * 1e3
+        delays = [p.delays.max() for p in spec.projections if len(p.delays)]
         # NEST seeds are 1 .. 2**31 - 1; without a seed, fresh noise each run (as on Brian2)
-        seed = request.seed if request.seed is not None else int(np.random.default_rng().integers(2**31 - 2))
+        seed = spec.seed if spec.seed is not None else int(np.random.default_rng().integers(2**31 - 2))
         sim.setup(
-            timestep=dt * 1e3,
-            min_delay=dt * 1e3,
+            timestep=dt_ms,
+            min_delay=dt_ms,
+            max_delay=max([dt_ms, *(d * 1e3 for d in delays)]),
             spike_precision="on_grid",
             verbosity="error",
             rng_seed=seed % (2**31 - 2) + 1,
         )
         try:
-            cell_type = pynn_cell_type(model)
-            initial = model.initial_values()
-            population = sim.Population(n, cell_type(), label=model.name)
-            population.initialize(**{k: _si(v) for k, v in initial.items()})
-            stimulus = request.stimulus
-            if stimulus.kind == "constant":
-                population.set(I_stim=np.broadcast_to(_si(stimulus.amplitude), (n,)).astype(float))
-            elif stimulus.kind in ("step", "sampled"):
-                first = _current_sources(sim, population, stimulus, dt, request.n_steps)
-                population.set(I_stim=np.broadcast_to(first, (n,)).astype(float))
-            population.record(["spikes", *request.record] if model.threshold else list(request.record))
-            sim.run(request.n_steps * dt * 1e3)
-            segment = population.get_data().segments[0]
-            indices, times = [], []
-            for index, train in enumerate(segment.spiketrains):
-                # NEST stamps the end of the step; docs/semantics.md stamps its start
-                stamps = np.asarray(train.rescale("ms").magnitude) * 1e-3 - dt
-                indices.append(np.full(len(stamps), index))
-                times.append(stamps)
-            result = RunResult(
-                spike_indices=np.concatenate(indices) if indices else np.zeros(0, int),
-                spike_times=np.concatenate(times) if times else np.zeros(0),
-                info={"nest_model": cell_type.nest_model},
-            )
-            for signal in segment.analogsignals:
-                # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
-                result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: request.n_steps]
-            return result
+            nodes, cell_types = {}, {}
+            for pop in spec.populations:
+                cell_type = pynn_cell_type(pop.model)
+                cell_types[pop.name] = cell_type
+                population = sim.Population(pop.size, cell_type(), label=pop.name)
+                if pop.parameters:
+                    population.set(**pop.parameters)
+                population.initialize(**pop.initial)
+                stimulus = pop.stimulus
+                if stimulus.kind == "constant":
+                    population.set(I_stim=np.broadcast_to(_si(stimulus.amplitude), (pop.size,)).astype(float))
+                elif stimulus.kind in ("step", "sampled"):
+                    first, second = _current_sources(sim, population, stimulus, spec.dt, spec.n_steps)
+                    population.set(
+                        I_stim=np.broadcast_to(first, (pop.size,)).astype(float),
+                        I_stim_1=np.broadcast_to(second, (pop.size,)).astype(float),
+                    )
+                recorded = (["spikes"] if pop.record_spikes and pop.model.threshold else []) + list(pop.record)
+                if recorded:
+                    population.record(recorded)
+                nodes[pop.name] = population
+            for source in spec.sources:
+                trains = [
+                    # a NEST stamp is the end of the step (docs/semantics.md)
+                    Sequence(_device_ms(source.times[source.indices == k] + spec.dt))
+                    for k in range(source.size)
+                ]
+                nodes[source.name] = sim.Population(
+                    source.size, sim.SpikeSourceArray(spike_times=trains), label=source.name
+                )
+            for projection in spec.projections:
+                rows = np.column_stack(
+                    [
+                        projection.i,
+                        projection.j,
+                        projection.weights / 1000,  # PyNN multiplies weights by 1000 for NEST
+                        _grid_ms(projection.delays),
+                    ]
+                )
+                sim.Projection(
+                    nodes[projection.pre],
+                    nodes[projection.post],
+                    sim.FromListConnector(rows, column_names=["weight", "delay"]),
+                    sim.StaticSynapse(),
+                    receptor_type=projection.receptor,
+                )
+            sim.run(spec.n_steps * dt_ms)
+            results = {}
+            for pop in spec.populations:
+                results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name])
+            return results
         finally:
             sim.end()
+
+
+def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type) -> RunResult:
+    segment = population.get_data().segments[0]
+    indices, times = [], []
+    if pop.record_spikes and pop.model.threshold:
+        for index, train in enumerate(segment.spiketrains):
+            # NEST stamps the end of the step; docs/semantics.md stamps its start
+            stamps = np.asarray(train.rescale("ms").magnitude) * 1e-3 - spec.dt
+            indices.append(np.full(len(stamps), index))
+            times.append(stamps)
+    result = RunResult(
+        spike_indices=np.concatenate(indices) if indices else np.zeros(0, int),
+        spike_times=np.concatenate(times) if times else np.zeros(0),
+        info={"nest_model": cell_type.nest_model},
+    )
+    for signal in segment.analogsignals:
+        # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
+        result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: spec.n_steps]
+    return result

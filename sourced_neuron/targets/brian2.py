@@ -94,7 +94,7 @@ def expression(model: NeuronModel, text: str) -> str:
     return ast.unparse(_Printer(model).visit(ex.parse(text)))
 
 
-def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
+def lower(model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[str, ...] = ()) -> Brian2Spec:
     """Translate a checked model into the arguments of a Brian2 ``NeuronGroup``.
 
     Parameters
@@ -103,6 +103,9 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
         With presets and parameter overrides already applied.
     input_kind : {"constant", "timed", "timed_per_neuron"}
         How the stimulus drives ``I_ext`` (ignored when the model does not read it).
+    per_neuron : tuple of str
+        Parameters that vary across neurons: declared ``name : unit (constant)`` instead of
+        being constants of the namespace.
     """
     lines = []
     for eq in model.equations:
@@ -128,6 +131,8 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
             lines.append(f"{INPUT} = {STIMULUS_NAME}(t, i) : amp (constant over dt)")
         else:
             raise ValueError(f"unknown input kind {input_kind!r}")
+    for name in per_neuron:
+        lines.append(f"{name} : {brian2_unit(model.dimension_of(name))} (constant)")
     refractory: Any = False
     if model.refractory is not None:
         if model.refractory.kind == "duration":
@@ -137,7 +142,7 @@ def lower(model: NeuronModel, input_kind: str = "constant") -> Brian2Spec:
     reset = "\n".join(
         f"{target} {op} {expression(model, rhs)}" for target, op, rhs in (stmt.split(" ", 2) for stmt in model.reset)
     )
-    namespace = model.parameter_values()
+    namespace = {k: v for k, v in model.parameter_values().items() if k not in per_neuron}
     used = model_names_used(model)
     namespace.update({name: ex.EXTRA_UNITS[name] for name in used if name in ex.EXTRA_UNITS})
     return Brian2Spec(
