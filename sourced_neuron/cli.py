@@ -165,7 +165,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from .nestbuild import cache_entries, cache_root, clear_cache
+    from .cache import cache_root
+    from .nestbuild import cache_entries, clear_cache
 
     if args.action == "clear":
         print(f"removed {clear_cache()} cached module(s) from {cache_root() / 'nest'}")

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import cache_root
 from .errors import BackendUnavailableError, SimulationError
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "clear_cache",
 ]
 
-CACHE_VARIABLE = "SOURCED_NEURON_CACHE"
 #: ``solver: numeric``: ODEs (only generated for ``rkf45``) always go to GSL's rkf45, never to
 #: NESTML's exact propagators, so that the method is the one the model asks for.
 #: ``float_digits``: NESTML prints number literals with 9 significant digits by default
@@ -74,14 +74,6 @@ class BuiltModule:
     def library(self) -> Path:
         """The shared library to pass to ``nest.Install``."""
         return self.path / f"{self.module_name}.so"
-
-
-def cache_root() -> Path:
-    """The cache folder (``$SOURCED_NEURON_CACHE``, else the user's cache folder)."""
-    if os.environ.get(CACHE_VARIABLE):
-        return Path(os.environ[CACHE_VARIABLE])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sourced_neuron"
 
 
 def _nest_folder() -> Path | None:

@@ -35,14 +35,13 @@ __all__ = [
 #: Backend name -> "module:class" (imported only when asked for).
 REGISTRY: dict[str, str] = {
     "brian2": "sourced_neuron.backends.brian2_runtime:Brian2Runtime",
+    "brian2-cpp": "sourced_neuron.backends.brian2_standalone:Brian2CppStandalone",
+    "brian2-cuda": "sourced_neuron.backends.brian2_standalone:Brian2Cuda",
     "nest": "sourced_neuron.backends.nest_pynn:NestPyNN",
 }
 
 #: Backends named by the model format that this version does not implement yet.
-PLANNED: dict[str, str] = {
-    "brian2-cpp": "Brian2 C++ standalone (cpp_standalone device)",
-    "brian2-cuda": "brian2cuda (cuda_standalone device, NVIDIA GPU)",
-}
+PLANNED: dict[str, str] = {}
 
 
 def _backend_class(name: str) -> type[Backend]:

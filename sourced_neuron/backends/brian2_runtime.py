@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,71 +91,109 @@ class Brian2Runtime(Backend):
 
     def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
         import brian2 as b2
-        from brian2.core.base import BrianObjectException
-        from brian2.stateupdaters.base import UnsupportedEquationsException
 
-        dt = spec.dt * b2.second
-        target = codegen_target()
-        try:
-            with _target(target):
-                if spec.seed is not None:
-                    b2.seed(spec.seed)
-                objects, groups, monitors = [], {}, {}
-                for pop in spec.populations:
-                    group, watch = _population(b2, pop, spec, dt)
-                    groups[pop.name] = group
-                    monitors[pop.name] = watch
-                    objects += [group, *[m for m in watch if m is not None]]
-                for source in spec.sources:
-                    groups[source.name] = b2.SpikeGeneratorGroup(
-                        source.size, source.indices, source.times * b2.second, dt=dt, name=f"sn_{source.name}*"
-                    )
-                    objects.append(groups[source.name])
-                for k, projection in enumerate(spec.projections):
-                    lowered = lower(next(p.model for p in spec.populations if p.name == projection.post))
-                    synapses = b2.Synapses(
-                        groups[projection.pre],
-                        groups[projection.post],
-                        lowered.weights[projection.receptor],
-                        on_pre=lowered.on_pre[projection.receptor],
-                        dt=dt,
-                        namespace={},
-                        name=f"sn_projection{k}*",
-                    )
-                    synapses.connect(i=projection.i, j=projection.j)
-                    synapses.w_ = projection.weights
-                    synapses.delay_ = projection.delays
-                    synapses.pre.when = "after_resets"  # docs/semantics.md: input after threshold and reset
-                    objects.append(synapses)
-                network = b2.Network(*objects)
-                network.run(spec.n_steps * dt, namespace={})
-        except (UnsupportedEquationsException, BrianObjectException) as exc:
-            cause = exc
-            while isinstance(cause, BrianObjectException) and cause.__cause__ is not None:
-                cause = cause.__cause__
-            model = _culprit(spec, str(exc))
-            if isinstance(cause, UnsupportedEquationsException):
-                raise UnsupportedFeatureError(
-                    f"model {model.name!r}: Brian2 cannot integrate it with method {model.numerics.method!r} "
-                    f"({cause}); choose another numerics.method"
-                ) from None
-            raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
-        except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
-            model = _culprit(spec, str(exc))
-            raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
+        with _errors(spec), _target(codegen_target()):
+            if spec.seed is not None:
+                b2.seed(spec.seed)
+            built = build_objects(b2, spec, standalone=False)
+            b2.Network(*built.objects).run(spec.n_steps * spec.dt * b2.second, namespace={})
+        return built.results()
+
+
+@dataclass(eq=False)
+class Built:
+    """The Brian2 objects of a run, and (standalone) the values to pass as ``run_args``."""
+
+    spec: NetworkSpec
+    objects: list = field(default_factory=list)
+    groups: dict = field(default_factory=dict)
+    monitors: dict = field(default_factory=dict)
+    run_args: dict = field(default_factory=dict)
+
+    def results(self) -> dict[str, RunResult]:
+        """Spikes and recorded variables per population (copies: Brian2 frees its buffers)."""
         results = {}
-        for pop in spec.populations:
-            spikes, states = monitors[pop.name]
+        for pop in self.spec.populations:
+            spikes, states = self.monitors[pop.name]
             result = RunResult(
-                # copies: the monitors' arrays are views of buffers Brian2 frees with the network
                 spike_indices=np.array(spikes.i[:] if spikes is not None else [], dtype=int),
                 spike_times=np.array(spikes.t_[:] if spikes is not None else [], dtype=float),
-                info={"codegen_target": groups[pop.name].state_updater.codeobj.class_name},
+                info={"codegen_target": _target_name(self.groups[pop.name])},
             )
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
             results[pop.name] = result
         return results
+
+
+def _target_name(group) -> str:
+    codeobj = getattr(group.state_updater, "codeobj", None)
+    return codeobj.class_name if codeobj is not None else "standalone"
+
+
+def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
+    """Brian2 objects for every population, source and projection of ``spec``.
+
+    ``standalone``: every model parameter becomes a per-neuron variable whose value (like the
+    initial values) goes into ``run_args``, so that the compiled project does not depend on
+    parameter values and is reused for other values.
+    """
+    dt = spec.dt * b2.second
+    built = Built(spec)
+    # a standalone project must be the same code every time: fixed names (no counters)
+    unique = "" if standalone else "*"
+    for pop in spec.populations:
+        group, monitors = _population(b2, pop, spec, dt, built.run_args if standalone else None, unique)
+        built.groups[pop.name] = group
+        built.monitors[pop.name] = monitors
+        built.objects += [group, *[m for m in monitors if m is not None]]
+    for source in spec.sources:
+        group = b2.SpikeGeneratorGroup(
+            source.size, source.indices, source.times * b2.second, dt=dt, name=f"sn_{source.name}{unique}"
+        )
+        built.groups[source.name] = group
+        built.objects.append(group)
+    for k, projection in enumerate(spec.projections):
+        lowered = lower(next(p.model for p in spec.populations if p.name == projection.post))
+        synapses = b2.Synapses(
+            built.groups[projection.pre],
+            built.groups[projection.post],
+            lowered.weights[projection.receptor],
+            on_pre=lowered.on_pre[projection.receptor],
+            dt=dt,
+            namespace={},
+            name=f"sn_projection{k}{unique}",
+        )
+        synapses.connect(i=projection.i, j=projection.j)
+        synapses.w_ = projection.weights
+        synapses.delay_ = projection.delays
+        synapses.pre.when = "after_resets"  # docs/semantics.md: input after threshold and reset
+        built.objects.append(synapses)
+    return built
+
+
+@contextmanager
+def _errors(spec: NetworkSpec):
+    """Brian2's exceptions as the package's, naming the model."""
+    from brian2.core.base import BrianObjectException
+    from brian2.stateupdaters.base import UnsupportedEquationsException
+
+    try:
+        yield
+    except (UnsupportedEquationsException, BrianObjectException) as exc:
+        cause = exc
+        while isinstance(cause, BrianObjectException) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        model = _culprit(spec, str(exc))
+        if isinstance(cause, UnsupportedEquationsException):
+            raise UnsupportedFeatureError(
+                f"model {model.name!r}: Brian2 cannot integrate it with method {model.numerics.method!r} "
+                f"({cause}); choose another numerics.method"
+            ) from None
+        raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
+    except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
+        model = _culprit(spec, str(exc))
+        raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
 
 
 def _culprit(spec: NetworkSpec, message: str):
@@ -165,15 +204,20 @@ def _culprit(spec: NetworkSpec, message: str):
     return spec.populations[0].model
 
 
-def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt):
-    """The NeuronGroup of a population and its (spike, state) monitors."""
+def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict | None, unique: str):
+    """The NeuronGroup of a population and its (spike, state) monitors.
+
+    With ``run_args`` (standalone), parameter and initial values go there instead of into the
+    generated code.
+    """
     stimulus = pop.stimulus
     values, input_kind = None, "constant"
     if stimulus.kind in ("step", "sampled"):
         # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
         values = stimulus.values_on_grid(spec.dt, spec.n_steps + 1)
         input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
-    lowered = lower(pop.model, input_kind, per_neuron=tuple(pop.parameters))
+    varying = pop.model.parameter_names if run_args is not None else tuple(pop.parameters)
+    lowered = lower(pop.model, input_kind, per_neuron=varying)
     namespace = dict(lowered.namespace)
     if values is not None and lowered.input != "none":
         namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
@@ -187,12 +231,24 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt):
         method_options=RKF45_OPTIONS if lowered.method == "gsl_rkf45" else None,
         namespace=namespace,
         dt=dt,
-        name=f"sn_{pop.name}*",
+        name=f"sn_{pop.name}{unique}",
     )
-    for name, value in {**pop.parameters, **pop.initial}.items():
-        setattr(group, name + "_", value)  # SI magnitudes
+    assigned = dict(pop.initial)
+    model_values = pop.model.parameter_values()
+    for name in varying:
+        default = np.full(pop.size, float(np.asarray(model_values[name])))
+        assigned[name] = pop.parameters.get(name, default)
     if lowered.input == "constant" and stimulus.kind == "constant":
-        group.I_ext_ = np.asarray(stimulus.amplitude, dtype=float)
-    spikes = b2.SpikeMonitor(group) if lowered.threshold and pop.record_spikes else None
-    states = b2.StateMonitor(group, list(pop.record), record=True, dt=dt) if pop.record else None
+        assigned["I_ext"] = np.broadcast_to(np.asarray(stimulus.amplitude, dtype=float), (pop.size,)).copy()
+    for name, value in assigned.items():
+        if run_args is None:
+            setattr(group, name + "_", value)  # SI magnitudes
+        else:
+            run_args[getattr(group, name)] = value * b2.Quantity(1, dim=group.variables[name].dim)
+    spikes = None
+    if lowered.threshold and pop.record_spikes:
+        spikes = b2.SpikeMonitor(group, name=f"sn_{pop.name}_spikes{unique}")
+    states = None
+    if pop.record:
+        states = b2.StateMonitor(group, list(pop.record), record=True, dt=dt, name=f"sn_{pop.name}_states{unique}")
     return group, (spikes, states)

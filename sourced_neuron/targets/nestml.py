@@ -12,12 +12,17 @@ docs/semantics.md.
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import os
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 
 from .. import expressions as ex
+from ..cache import cache_root
 from ..errors import UnsupportedFeatureError
 from ..model import INPUT, NeuronModel
 from ..units import si_magnitude as _si
@@ -156,17 +161,38 @@ def _abstract_code(model: NeuronModel, frozen: frozenset[str]) -> list[tuple[str
     if not any("/dt" in line.split("=")[0] for line in lines):
         return []
     method = model.numerics.method
-    try:
-        code = StateUpdateMethod.stateupdaters[method](brian2.Equations("\n".join(lines)), {})
-    except UnsupportedEquationsException as exc:
-        raise UnsupportedFeatureError(
-            f"model {model.name!r}: method {method!r} cannot integrate these equations for target 'nestml' ({exc})"
-        ) from None
+    stored = _stored_step(lines, method)
+    code = stored.read_text() if stored.exists() else None
+    if code is None:
+        try:
+            code = StateUpdateMethod.stateupdaters[method](brian2.Equations("\n".join(lines)), {})
+        except UnsupportedEquationsException as exc:
+            raise UnsupportedFeatureError(
+                f"model {model.name!r}: method {method!r} cannot integrate these equations for target 'nestml' ({exc})"
+            ) from None
+        _store(stored, code)
     pairs = []
     for statement in code.strip().splitlines():
         target, _, expression = statement.partition(" = ")
         pairs.append((target.strip(), expression.strip()))
     return pairs
+
+
+def _stored_step(lines: list[str], method: str) -> Path:
+    """Where Brian2's step for these equations is kept: deriving it (sympy; ``exact`` solves the
+    linear system symbolically) can take seconds, and a process that only loads a cached NEST
+    module must not pay that."""
+    import brian2
+
+    key = hashlib.sha256(json.dumps([lines, method, brian2.__version__]).encode()).hexdigest()
+    return cache_root() / "steps" / f"{key}.txt"
+
+
+def _store(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    temporary.write_text(text)
+    temporary.replace(path)  # atomic: a reader sees the whole step or none
 
 
 def nestml_model_name(model: NeuronModel) -> str:
@@ -176,8 +202,6 @@ def nestml_model_name(model: NeuronModel) -> str:
 
 def structure_hash(model: NeuronModel) -> str:
     """Hash of what is compiled: the generated code without parameter and initial values."""
-    import hashlib
-
     return hashlib.sha256(render(model, values=False, name="model").encode()).hexdigest()
 
 
