@@ -10,11 +10,15 @@ process), the same connections and initial values for all (drawn once from the s
 
 - ``sn``: ``sn.Network`` with the library model, on ``brian2`` (Cython) and ``brian2-cpp``;
 - ``hand``: the same network written directly in Brian2 (runtime, cpp_standalone);
-- ``sn-nest`` vs ``nest-builtin``: the generated model through PyNN vs NEST's hand-written
+- ``sn:nest`` vs ``nest-builtin``: the generated model through PyNN vs NEST's hand-written
   ``hh_cond_exp_traub`` (GSL rkf45, so a different integrator; its cost is the reference).
+  Both start with zero synaptic conductances, which NEST's model cannot be given, and both
+  integrate with GSL's rkf45 (the library model with ``method="rkf45"``).
 
-Times are the wall time of the run call with code generation and compilation already cached
-(a first, untimed run builds them), median of ``--repeats``.
+Times are the simulation's own wall time (Brian2 standalone: the compiled program's loop as
+Brian2 measures it; runtime: ``Network.run``; NEST: ``Simulate``), with code generation and
+compilation excluded and already cached (a first, untimed run builds them); median of
+``--repeats``. ``--variants`` also takes ``sn:brian2-cuda`` and ``hand:cuda_standalone``.
 
     python benchmarks/cobahh.py [--neurons 4000] [--repeats 3] [--variants ...]
 """
@@ -38,24 +42,29 @@ VARIANTS = ("sn:brian2", "hand:runtime", "sn:brian2-cpp", "hand:cpp_standalone",
 SEED = 2007
 
 
-def network(n: int):
-    """The sourced_neuron network; its spec also gives the hand-written variants their arrays."""
+def network(n: int, conductances: bool = True, method: str = "exponential_euler"):
+    """The sourced_neuron network; its spec also gives the hand-written variants their arrays.
+
+    ``conductances=False``: the synaptic conductances start at 0 (NEST's ``hh_cond_exp_traub``
+    does not let them be set); with ``method="rkf45"`` (GSL, as NEST's model) this is the
+    network of the comparison on NEST.
+    """
     import sourced_neuron as sn
 
     n_exc = n * 4 // 5
     net = sn.Network(seed=SEED)
-    params = {
-        "v": {"normal": ["-65 mV", "5 mV"]},  # El + (randn*5 - 5) mV, as in Brian2's COBAHH example
-        "g_exc": {"normal": ["40 nS", "15 nS"]},
-        "g_inh": {"normal": ["200 nS", "120 nS"]},
-    }
-    net.population("exc", "hh", n_exc, params=params)
-    net.population("inh", "hh", n - n_exc, params=params)
-    for target in ("exc", "inh"):
-        net.connect("exc", target, "fixed_indegree", indegree=64, weight="6 nS", delay="0.1 ms", receptor="exc")
-        net.connect("inh", target, "fixed_indegree", indegree=16, weight="67 nS", delay="0.1 ms", receptor="inh")
-    net.record("exc", ["spikes"])
-    net.record("inh", ["spikes"])
+    params = {"v": {"normal": ["-65 mV", "5 mV"]}}  # El + (randn*5 - 5) mV, as in Brian2's COBAHH example
+    if conductances:
+        params |= {"g_exc": {"normal": ["40 nS", "15 nS"]}, "g_inh": {"normal": ["200 nS", "120 nS"]}}
+    model = sn.load_model("hh").with_numerics(method=method)
+    # one population (as one NeuronGroup in the hand-written network): the first 80 % excitatory
+    net.population("cells", model, n, params=params)
+    rng = np.random.default_rng(SEED)
+    for receptor, first, stop, indegree, weight in (("exc", 0, n_exc, 64, "6 nS"), ("inh", n_exc, n, 16, "67 nS")):
+        sources = np.stack([first + rng.choice(stop - first, indegree, replace=False) for _ in range(n)])
+        pairs = np.column_stack([sources.ravel(), np.repeat(np.arange(n), indegree)])
+        net.connect("cells", "cells", "list", pairs=pairs, weight=weight, delay="0.1 ms", receptor=receptor)
+    net.record("cells", ["spikes"])
     return net
 
 
@@ -80,9 +89,19 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
     import brian2 as b2
 
     spec = network(n).spec("1 s")
+    folder = str(Path(f"out/bench/cobahh_hand_{device}_{n}"))
+    b2.defaultclock.dt = 0.1 * b2.ms
     if device == "cpp_standalone":
-        b2.set_device("cpp_standalone", directory=str(Path("out/bench/cobahh_hand_cpp")), build_on_run=False)
+        b2.set_device("cpp_standalone", directory=folder, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = int(os.environ.get("SOURCED_NEURON_THREADS") or os.cpu_count())
+    elif device == "cuda_standalone":
+        import brian2cuda  # noqa: F401
+
+        b2.set_device("cuda_standalone", directory=folder, build_on_run=False)
+        flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if not f.startswith("-std=")]
+        b2.prefs.codegen.cpp.extra_compile_args_gcc = [*flags, "-std=c++17"]
+        backend = b2.prefs.devices.cuda_standalone.cuda_backend
+        backend.extra_compile_args_nvcc = [*backend.extra_compile_args_nvcc, "-std=c++17"]
     namespace = {
         "Cm": 200 * b2.pF,
         "gl": 10 * b2.nS,
@@ -104,18 +123,15 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
         refractory="v > -20*mV",
         method="exponential_euler",
         namespace=namespace,
-        dt=0.1 * b2.ms,
     )
-    exc, inh = spec.populations
-    n_exc = exc.size
+    (cells,) = spec.populations
     for name, symbol in (("v", "v"), ("m", "m"), ("h", "h"), ("n", "n"), ("g_exc", "ge"), ("g_inh", "gi")):
-        setattr(group, symbol + "_", np.concatenate([exc.initial[name], inh.initial[name]]))
+        setattr(group, symbol + "_", cells.initial[name])
     objects = [group]
-    offsets = {"exc": 0, "inh": n_exc}
     for projection in spec.projections:
         variable = "ge" if projection.receptor == "exc" else "gi"
-        synapses = b2.Synapses(group, group, "w : siemens", on_pre=f"{variable}_post += w", dt=0.1 * b2.ms)
-        synapses.connect(i=projection.i + offsets[projection.pre], j=projection.j + offsets[projection.post])
+        synapses = b2.Synapses(group, group, "w : siemens", on_pre=f"{variable}_post += w")
+        synapses.connect(i=projection.i, j=projection.j)
         synapses.w_ = projection.weights
         synapses.delay = 0.1 * b2.ms
         objects.append(synapses)
@@ -123,49 +139,46 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
     net = b2.Network(*objects, spikes)
     started = time.perf_counter()
     net.run(1 * b2.second, namespace={})
-    if device == "cpp_standalone":
-        b2.device.build(directory=str(Path("out/bench/cobahh_hand_cpp")), compile=True, run=True, with_output=False)
-    return time.perf_counter() - started, int(spikes.num_spikes)
+    if device == "runtime":
+        return time.perf_counter() - started, int(spikes.num_spikes)
+    b2.device.build(directory=folder, compile=True, run=True, with_output=False)
+    return b2.device._last_run_time, int(spikes.num_spikes)
 
 
 def run_sn(n: int, backend: str) -> tuple[float, int]:
-    started = time.perf_counter()
-    block = network(n).run("1 s", backend=backend)
-    elapsed = time.perf_counter() - started
-    return elapsed, int(sum(len(st) for st in block.segments[0].spiketrains))
+    on_nest = backend == "nest"
+    block = network(n, conductances=not on_nest, method="rkf45" if on_nest else "exponential_euler").run(
+        "1 s", backend=backend
+    )
+    return block.annotations["run_seconds"], int(sum(len(st) for st in block.segments[0].spiketrains))
 
 
 def run_nest_builtin(n: int) -> tuple[float, int]:
     import nest
 
-    spec = network(n).spec("1 s")
+    spec = network(n, conductances=False).spec("1 s")
     nest.ResetKernel()
     nest.resolution = 0.1
     nest.local_num_threads = int(os.environ.get("SOURCED_NEURON_THREADS") or os.cpu_count())
-    exc, inh = spec.populations
+    (population,) = spec.populations
     cells = nest.Create("hh_cond_exp_traub", n)
-    initial = {k: np.concatenate([exc.initial[k], inh.initial[k]]) for k in ("v", "m", "h", "n", "g_exc", "g_inh")}
+    initial = population.initial
+    # NEST's model does not expose its synaptic conductances as settable state: they start at 0
     cells.set(
         V_m=list(initial["v"] * 1e3),
         Act_m=list(initial["m"]),
         Inact_h=list(initial["h"]),
         Act_n=list(initial["n"]),
-        g_ex=list(initial["g_exc"] * 1e9),
-        g_in=list(initial["g_inh"] * 1e9),
         t_ref=0.0,
     )
-    offsets = {"exc": 0, "inh": exc.size}
+    first = cells[0].global_id
     for projection in spec.projections:
         sign = 1.0 if projection.receptor == "exc" else -1.0  # NEST: inhibitory conductances are negative weights
-        first = cells[0].global_id
         nest.Connect(
-            projection.i + offsets[projection.pre] + first,  # arrays of node ids: NEST's array connect
-            projection.j + offsets[projection.post] + first,
+            projection.i + first,  # arrays of node ids: NEST's array connect
+            projection.j + first,
             "one_to_one",
-            syn_spec={
-                "weight": sign * projection.weights * 1e9,
-                "delay": np.full(len(projection.i), 0.1),
-            },
+            syn_spec={"weight": sign * projection.weights * 1e9, "delay": np.full(len(projection.i), 0.1)},
         )
     recorder = nest.Create("spike_recorder")
     nest.Connect(cells, recorder)
@@ -210,14 +223,23 @@ def main() -> None:
             spikes = data["spikes"]
         results[variant] = (statistics.median(times), spikes)
         print(f"{variant:22s} {results[variant][0]:8.2f} s  {spikes} spikes", flush=True)
+    versions = []
+    for package in ("brian2", "brian2cuda", "nest-simulator"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
     print(
         f"\nCOBAHH, N = {args.neurons}, 1 s; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-        f"brian2 {importlib.metadata.version('brian2')}, nest {importlib.metadata.version('nest-simulator')}"
+        + ", ".join(versions)
     )
     for generated, reference in (
         ("sn:brian2", "hand:runtime"),
         ("sn:brian2-cpp", "hand:cpp_standalone"),
+        ("sn:brian2-cuda", "hand:cuda_standalone"),
         ("sn:nest", "nest-builtin"),
+        ("hand:cpp_standalone", "hand:cuda_standalone"),
+        ("sn:brian2-cpp", "sn:brian2-cuda"),
     ):
         if generated in results and reference in results:
             print(f"  {generated} / {reference}: {results[generated][0] / results[reference][0]:.3f}")

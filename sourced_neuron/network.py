@@ -527,6 +527,8 @@ def _block(spec: NetworkSpec, results: dict, backend: str) -> neo.Block:
         "populations": [f"{p.name}: {p.size} x {p.model.name}" for p in spec.populations],
         "sources": [f"{s.name}: {s.size}" for s in spec.sources],
         "projections": [f"{c.pre} -> {c.post} ({c.receptor}): {len(c.i)}" for c in spec.projections],
+        # the simulation's own wall time (network construction and code generation excluded)
+        "run_seconds": max(float(r.info.get("run_seconds", "nan")) for r in results.values()),
     }
     block = neo.Block(name=f"network on {backend}", **annotations)
     segment = neo.Segment(name=f"network on {backend}", **annotations)

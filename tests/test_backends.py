@@ -12,7 +12,8 @@ from sourced_neuron.backends.brian2_runtime import Brian2Runtime
 def test_status_lists_every_backend_of_the_format():
     status = sn.backend_status()
     assert set(status) == {"brian2", "brian2-cpp", "brian2-cuda", "nest"}
-    assert status["brian2-cuda"].startswith("not implemented yet")
+    # no GPU in CI: brian2-cuda says what is missing (brian2cuda, nvcc or the driver)
+    assert status["brian2-cuda"] is None or any(w in status["brian2-cuda"] for w in ("brian2cuda", "nvcc", "GPU"))
 
 
 def test_missing_simulator_gives_a_message_with_the_install_command(monkeypatch):

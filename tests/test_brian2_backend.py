@@ -187,7 +187,6 @@ def test_features_model_runs():
         (dict(n_neurons=0), sn.InputError, "n_neurons must be an integer"),
         (dict(params={"tau": "1 ms"}), sn.InputError, r"did you mean 'tau_m'\?"),
         (dict(preset="rs"), sn.InputError, "has no presets"),
-        (dict(backend="brian2-cpp"), sn.BackendUnavailableError, "backend 'brian2-cpp' .* is not implemented"),
         (dict(backend="brain2"), sn.BackendUnavailableError, r"unknown backend 'brain2' \(did you mean 'brian2'\?\)"),
         (dict(stimulus={"start": "1 ms", "amp": "1 pA"}), sn.InputError, "stimulus mapping with keys"),
         (dict(stimulus=["1 pA", "2 pA"]), sn.InputError, "one value per neuron"),

@@ -140,7 +140,7 @@ def test_cli_simulate_writes_neo_and_png(tmp_path):
         (("simulate", "lif", "--set", "tau_m"), "--set expects NAME=VALUE"),
         (("simulate", "lif", "--duration", "ten"), "cannot read 'ten' as a quantity"),
         (("simulate", "nope"), "no library model 'nope'"),
-        (("simulate", "lif", "--backend", "brian2-cuda"), "is not implemented"),
+        (("simulate", "lif", "--backend", "brian2-gpu"), "unknown backend 'brian2-gpu'"),
         (("simulate", "lif", "--out", "x.csv", "--duration", "1 ms"), "cannot tell the format"),
         (("export", "lif", "--to", "nml2"), "unknown export target 'nml2'"),
         (("show", "missing.yaml"), "no such file"),

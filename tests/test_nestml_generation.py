@@ -28,8 +28,11 @@ def test_library_models_generate(name):
 
 def test_the_step_is_brian2s_in_si_units():
     text = render(sn.load_model("lif"))
-    # the exact propagator of Brian2's 'exact' updater, with a refractory clamp
-    assert "exp(((-sn_dt) / tau_m))" in text and "if not sn_refractory:" in text
+    # the exact propagator of Brian2's 'exact' updater (v and the two synaptic currents), and a
+    # second version of the step for refractoriness, in which v is held and the currents decay
+    assert "exp(((-sn_dt) / tau_m))" in text and "/ (tau_exc - tau_m)" in text
+    refractory, normal = text.split("        if sn_refractory:\n")[2].split("        else:\n")[:2]
+    assert "sn_tmp_I_exc = " in refractory and "sn_tmp_v = " not in refractory and "sn_tmp_v = " in normal
     assert "R_m real = 100000000.0  # ohm" in text
     assert "sn_refractory_left = floor((t_ref + 0.001 * sn_dt) / sn_dt) - 1" in text
     rk4 = render(sn.load_model("adex"))
@@ -42,11 +45,13 @@ def test_the_step_is_brian2s_in_si_units():
 def test_rkf45_hands_the_equations_to_nestmls_gsl_solver():
     text = render(sn.load_model("adex").with_numerics(method="rkf45"))
     # the ODEs in SI units per ms (NEST's time unit), integrated by GSL, no printed step
-    assert "    equations:\n        inline sn_I_ext real = I_ext / 1 pA * 1e-12 + I_stim\n" in text
+    assert "    equations:\n        inline sn_I_ext real = I_ext / 1 pA * 1e-12 + I_stim + sn_I_second\n" in text
     assert "v' = (" in text and "* 0.001 / (1 ms)" in text and "w' = (" in text
     assert "integrate_odes()" in text and "sn_tmp_" not in text
     lif = render(sn.load_model("lif").with_numerics(method="rkf45"))
-    assert "        if not sn_refractory:\n            integrate_odes()" in lif  # v is held while refractory
+    # v is held while refractory, the synaptic currents go on
+    held = "if sn_refractory:\n            integrate_odes(I_exc, I_inh)\n        else:\n            integrate_odes()"
+    assert held in lif
     hh = render(sn.load_model("hh").with_numerics(method="rkf45"))
     assert "inline alpha_m real = " in hh and "sn_exprel(" in hh  # subexpressions become inline expressions
 

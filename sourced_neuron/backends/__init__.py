@@ -18,7 +18,6 @@ from .base import (
 )
 
 __all__ = [
-    "PLANNED",
     "REGISTRY",
     "Backend",
     "Capabilities",
@@ -40,20 +39,11 @@ REGISTRY: dict[str, str] = {
     "nest": "sourced_neuron.backends.nest_pynn:NestPyNN",
 }
 
-#: Backends named by the model format that this version does not implement yet.
-PLANNED: dict[str, str] = {}
-
 
 def _backend_class(name: str) -> type[Backend]:
-    if name in PLANNED:
-        raise BackendUnavailableError(
-            f"backend {name!r} ({PLANNED[name]}) is not implemented in this version of sourced_neuron; "
-            f"available: {', '.join(REGISTRY)}"
-        )
     if name not in REGISTRY:
-        known = list(REGISTRY) + list(PLANNED)
-        hint = did_you_mean(name, known)
-        raise BackendUnavailableError(f"unknown backend {name!r}{hint}; backends: {', '.join(known)}")
+        hint = did_you_mean(name, list(REGISTRY))
+        raise BackendUnavailableError(f"unknown backend {name!r}{hint}; backends: {', '.join(REGISTRY)}")
     module_name, _, class_name = REGISTRY[name].partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
@@ -79,6 +69,4 @@ def backend_status() -> dict[str, str | None]:
     status: dict[str, str | None] = {}
     for name in REGISTRY:
         status[name] = _backend_class(name).unavailable_reason()
-    for name, what in PLANNED.items():
-        status[name] = f"not implemented yet ({what})"
     return status

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,8 +97,10 @@ class Brian2Runtime(Backend):
             if spec.seed is not None:
                 b2.seed(spec.seed)
             built = build_objects(b2, spec, standalone=False)
-            b2.Network(*built.objects).run(spec.n_steps * spec.dt * b2.second, namespace={})
-        return built.results()
+            network = b2.Network(*built.objects)
+            started = time.perf_counter()
+            network.run(spec.n_steps * spec.dt * b2.second, namespace={})
+        return built.results(run_seconds=time.perf_counter() - started)
 
 
 @dataclass(eq=False)
@@ -110,15 +113,18 @@ class Built:
     monitors: dict = field(default_factory=dict)
     run_args: dict = field(default_factory=dict)
 
-    def results(self) -> dict[str, RunResult]:
-        """Spikes and recorded variables per population (copies: Brian2 frees its buffers)."""
+    def results(self, **info) -> dict[str, RunResult]:
+        """Spikes and recorded variables per population (copies: Brian2 frees its buffers).
+
+        ``info`` (e.g. ``run_seconds``, the wall time of the simulation itself) is added to
+        each result's annotations."""
         results = {}
         for pop in self.spec.populations:
             spikes, states = self.monitors[pop.name]
             result = RunResult(
                 spike_indices=np.array(spikes.i[:] if spikes is not None else [], dtype=int),
                 spike_times=np.array(spikes.t_[:] if spikes is not None else [], dtype=float),
-                info={"codegen_target": _target_name(self.groups[pop.name])},
+                info={"codegen_target": _target_name(self.groups[pop.name]), **info},
             )
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
@@ -134,22 +140,25 @@ def _target_name(group) -> str:
 def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
     """Brian2 objects for every population, source and projection of ``spec``.
 
-    ``standalone``: every model parameter becomes a per-neuron variable whose value (like the
-    initial values) goes into ``run_args``, so that the compiled project does not depend on
-    parameter values and is reused for other values.
+    ``standalone``: every model parameter becomes a variable (shared by the group, or per
+    neuron where it varies) whose value, like the initial values, goes into ``run_args``, so
+    that the compiled project does not depend on parameter values and is reused for others.
     """
     dt = spec.dt * b2.second
     built = Built(spec)
     # a standalone project must be the same code every time: fixed names (no counters)
     unique = "" if standalone else "*"
+    if standalone:  # one clock for all (brian2cuda's synapse code reads the default clock)
+        b2.defaultclock.dt = dt
+    clock = {} if standalone else {"dt": dt}
     for pop in spec.populations:
-        group, monitors = _population(b2, pop, spec, dt, built.run_args if standalone else None, unique)
+        group, monitors = _population(b2, pop, spec, dt, built.run_args if standalone else None, unique, clock)
         built.groups[pop.name] = group
         built.monitors[pop.name] = monitors
         built.objects += [group, *[m for m in monitors if m is not None]]
     for source in spec.sources:
         group = b2.SpikeGeneratorGroup(
-            source.size, source.indices, source.times * b2.second, dt=dt, name=f"sn_{source.name}{unique}"
+            source.size, source.indices, source.times * b2.second, name=f"sn_{source.name}{unique}", **clock
         )
         built.groups[source.name] = group
         built.objects.append(group)
@@ -160,7 +169,7 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
             built.groups[projection.post],
             lowered.weights[projection.receptor],
             on_pre=lowered.on_pre[projection.receptor],
-            dt=dt,
+            **clock,
             namespace={},
             name=f"sn_projection{k}{unique}",
         )
@@ -204,7 +213,7 @@ def _culprit(spec: NetworkSpec, message: str):
     return spec.populations[0].model
 
 
-def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict | None, unique: str):
+def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict | None, unique: str, clock: dict):
     """The NeuronGroup of a population and its (spike, state) monitors.
 
     With ``run_args`` (standalone), parameter and initial values go there instead of into the
@@ -216,8 +225,9 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
         # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
         values = stimulus.values_on_grid(spec.dt, spec.n_steps + 1)
         input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
-    varying = pop.model.parameter_names if run_args is not None else tuple(pop.parameters)
-    lowered = lower(pop.model, input_kind, per_neuron=varying)
+    varying = tuple(pop.parameters)
+    shared = tuple(n for n in pop.model.parameter_names if n not in varying) if run_args is not None else ()
+    lowered = lower(pop.model, input_kind, per_neuron=varying, shared=shared)
     namespace = dict(lowered.namespace)
     if values is not None and lowered.input != "none":
         namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
@@ -230,14 +240,13 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
         method=lowered.method,
         method_options=RKF45_OPTIONS if lowered.method == "gsl_rkf45" else None,
         namespace=namespace,
-        dt=dt,
         name=f"sn_{pop.name}{unique}",
+        **clock,
     )
-    assigned = dict(pop.initial)
+    assigned = {**pop.initial, **pop.parameters}
     model_values = pop.model.parameter_values()
-    for name in varying:
-        default = np.full(pop.size, float(np.asarray(model_values[name])))
-        assigned[name] = pop.parameters.get(name, default)
+    for name in shared:
+        assigned[name] = float(np.asarray(model_values[name]))
     if lowered.input == "constant" and stimulus.kind == "constant":
         assigned["I_ext"] = np.broadcast_to(np.asarray(stimulus.amplitude, dtype=float), (pop.size,)).copy()
     for name, value in assigned.items():
@@ -250,5 +259,5 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
         spikes = b2.SpikeMonitor(group, name=f"sn_{pop.name}_spikes{unique}")
     states = None
     if pop.record:
-        states = b2.StateMonitor(group, list(pop.record), record=True, dt=dt, name=f"sn_{pop.name}_states{unique}")
+        states = b2.StateMonitor(group, list(pop.record), record=True, name=f"sn_{pop.name}_states{unique}", **clock)
     return group, (spikes, states)

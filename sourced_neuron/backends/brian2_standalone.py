@@ -1,12 +1,13 @@
 """Backends ``brian2-cpp`` (Brian2's ``cpp_standalone`` device) and ``brian2-cuda`` (brian2cuda).
 
 The network is built exactly as on the runtime backend (:func:`.brian2_runtime.build_objects`),
-but every model parameter is a per-neuron variable and parameter and initial values are passed
-to the compiled program as ``run_args``: the generated project depends only on the structure of
-the run (equations, sizes, connections, stimulus, duration), not on parameter values. Projects
-are kept in the cache folder under a hash of that structure, so another run with other
-parameter values, in this or another process, reuses the compiled program (Brian2 rewrites only
-changed files, and ``make`` then has nothing to do).
+but every model parameter is a variable (``shared`` by the group, or per neuron where it
+varies), and parameter and initial values are passed to the compiled program as ``run_args``:
+the generated project depends only on the structure of the run (equations, sizes, connections,
+stimulus, duration), not on parameter values. Projects are kept in the cache folder under a
+hash of that structure, so another run with other parameter values, in this or another
+process, reuses the compiled program (Brian2 rewrites only changed files, and ``make`` then
+has nothing to do).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Brian2CppStandalone(Brian2Runtime):
         with open(folder.parent / f"{key}.lock", "w") as lock, _errors(spec):
             fcntl.flock(lock, fcntl.LOCK_EX)  # one build in a project folder at a time
             gc.collect()  # objects of an earlier run still hold the names this one uses
+            default_dt = b2.defaultclock.dt
             set_device(self.device, directory=str(folder), build_on_run=False)
             try:
                 self.configure(b2.prefs)
@@ -80,12 +82,12 @@ class Brian2CppStandalone(Brian2Runtime):
                 b2.Network(*built.objects).run(spec.n_steps * spec.dt * b2.second, namespace={})
                 device.build(directory=str(folder), compile=True, run=False, with_output=False)
                 device.run(directory=str(folder), with_output=False, run_args=built.run_args)
-                results = built.results()
+                # the simulation loop's own wall time, as Brian2 measures it (build excluded)
+                results = built.results(device=self.device, project=str(folder), run_seconds=device._last_run_time)
             finally:
                 device.reinit()
                 set_device("runtime")
-        for result in results.values():
-            result.info = {"device": self.device, "project": str(folder)}
+                b2.defaultclock.dt = default_dt
         return results
 
 
@@ -117,9 +119,13 @@ class Brian2Cuda(Brian2CppStandalone):
     def configure(self, prefs) -> None:
         import brian2cuda  # noqa: F401 - registers the cuda_standalone device
 
-        # CUDA >= 13's Thrust needs C++17; Brian2's default host flags ask for C++11
+        # CUDA >= 13's Thrust needs C++17; Brian2's host flags and brian2cuda's makefile ask for
+        # C++11 (nvcc takes the last -std it is given)
         flags = [f for f in prefs.codegen.cpp.extra_compile_args_gcc if not f.startswith("-std=")]
         prefs.codegen.cpp.extra_compile_args_gcc = [*flags, "-std=c++17"]
+        backend = prefs.devices.cuda_standalone.cuda_backend
+        nvcc = [f for f in backend.extra_compile_args_nvcc if not f.startswith("-std=")]
+        backend.extra_compile_args_nvcc = [*nvcc, "-std=c++17"]
 
     def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
         import brian2cuda  # noqa: F401 - registers the cuda_standalone device
@@ -151,7 +157,9 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
     for pop in spec.populations:
         stimulus = pop.stimulus
         timed = stimulus.kind in ("step", "sampled")
-        lowered = lower(pop.model, "timed_per_neuron" if timed else "constant", per_neuron=pop.model.parameter_names)
+        varying = tuple(pop.parameters)
+        shared = tuple(n for n in pop.model.parameter_names if n not in varying)
+        lowered = lower(pop.model, "timed_per_neuron" if timed else "constant", per_neuron=varying, shared=shared)
         content["populations"].append(
             [
                 pop.name,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import time
 import warnings
 
 import numpy as np
@@ -241,10 +242,13 @@ class NestPyNN(Backend):
                     sim.StaticSynapse(),
                     receptor_type=projection.receptor,
                 )
+            started = time.perf_counter()
             sim.run(spec.n_steps * dt_ms)
+            seconds = time.perf_counter() - started
             results = {}
             for pop in spec.populations:
                 results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name])
+                results[pop.name].info["run_seconds"] = seconds
             return results
         finally:
             sim.end()

@@ -12,16 +12,13 @@ from ..errors import BackendUnavailableError, did_you_mean
 from ..library import load_model
 from ..model import NeuronModel
 
-__all__ = ["PLANNED", "REGISTRY", "export"]
+__all__ = ["REGISTRY", "export"]
 
 #: Target name -> "module:function".
 REGISTRY: dict[str, str] = {
     "brian2": "sourced_neuron.targets.brian2:export_script",
     "nestml": "sourced_neuron.targets.nestml:export_nestml",
 }
-
-#: Targets named by the project that this version does not generate yet.
-PLANNED: dict[str, str] = {}
 
 
 def export(model: NeuronModel | str | Path, target: str) -> str:
@@ -32,21 +29,17 @@ def export(model: NeuronModel | str | Path, target: str) -> str:
     model : NeuronModel, str or path
         A model, a library model name or a model file.
     target : str
-        ``"brian2"``: a self-contained plain-Brian2 Python script.
+        ``"brian2"``: a self-contained plain-Brian2 Python script; ``"nestml"``: the NESTML
+        model the NEST backend compiles.
 
     Raises
     ------
     BackendUnavailableError
-        Unknown or not yet implemented target.
+        Unknown target.
     """
     model = load_model(model)
-    if target in PLANNED:
-        raise BackendUnavailableError(
-            f"export target {target!r} ({PLANNED[target]}) is not implemented in this version; "
-            f"targets: {', '.join(REGISTRY)}"
-        )
     if target not in REGISTRY:
-        hint = did_you_mean(target, list(REGISTRY) + list(PLANNED))
+        hint = did_you_mean(target, list(REGISTRY))
         raise BackendUnavailableError(f"unknown export target {target!r}{hint}; targets: {', '.join(REGISTRY)}")
     module_name, _, function = REGISTRY[target].partition(":")
     return getattr(importlib.import_module(module_name), function)(model)

@@ -94,7 +94,9 @@ def expression(model: NeuronModel, text: str) -> str:
     return ast.unparse(_Printer(model).visit(ex.parse(text)))
 
 
-def lower(model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[str, ...] = ()) -> Brian2Spec:
+def lower(
+    model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[str, ...] = (), shared: tuple[str, ...] = ()
+) -> Brian2Spec:
     """Translate a checked model into the arguments of a Brian2 ``NeuronGroup``.
 
     Parameters
@@ -106,6 +108,9 @@ def lower(model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[st
     per_neuron : tuple of str
         Parameters that vary across neurons: declared ``name : unit (constant)`` instead of
         being constants of the namespace.
+    shared : tuple of str
+        Parameters declared ``name : unit (constant, shared)``: one value for the group, set
+        at run time (standalone ``run_args``) rather than compiled in.
     """
     lines = []
     for eq in model.equations:
@@ -133,6 +138,8 @@ def lower(model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[st
             raise ValueError(f"unknown input kind {input_kind!r}")
     for name in per_neuron:
         lines.append(f"{name} : {brian2_unit(model.dimension_of(name))} (constant)")
+    for name in shared:
+        lines.append(f"{name} : {brian2_unit(model.dimension_of(name))} (constant, shared)")
     refractory: Any = False
     if model.refractory is not None:
         if model.refractory.kind == "duration":
@@ -142,7 +149,7 @@ def lower(model: NeuronModel, input_kind: str = "constant", per_neuron: tuple[st
     reset = "\n".join(
         f"{target} {op} {expression(model, rhs)}" for target, op, rhs in (stmt.split(" ", 2) for stmt in model.reset)
     )
-    namespace = {k: v for k, v in model.parameter_values().items() if k not in per_neuron}
+    namespace = {k: v for k, v in model.parameter_values().items() if k not in per_neuron and k not in shared}
     used = model_names_used(model)
     namespace.update({name: ex.EXTRA_UNITS[name] for name in used if name in ex.EXTRA_UNITS})
     return Brian2Spec(
