@@ -1,8 +1,8 @@
 """A balanced network of excitatory and inhibitory LIF neurons (after Brunel 2000), on any backend.
 
 The library ``lif`` with its current-based ports: 800 excitatory and 200 inhibitory neurons,
-each receiving 80 excitatory and 20 inhibitory recurrent connections (fixed in-degree) and 50
-independent Poisson inputs. Inhibitory synapses are ``g`` times stronger, so inhibition
+each receiving 80 excitatory and 20 inhibitory recurrent connections (fixed in-degree) and 100
+Poisson inputs from a shared pool of 1000. Inhibitory synapses are ``g`` times stronger, so inhibition
 dominates and the network fires asynchronously and irregularly. The same seed gives the same
 network and input on every backend.
 
@@ -23,17 +23,19 @@ from sourced_neuron.io import write_block
 from sourced_neuron.plotting import plot_block
 
 
-def build(seed: int, n_exc: int = 800, n_inh: int = 200, g: float = 5.0) -> sn.Network:
+def build(seed: int, n_exc: int = 800, n_inh: int = 200, g: float = 4.0) -> sn.Network:
     net = sn.Network(seed=seed)
     v_start = {"uniform": ["-65 mV", "-52 mV"]}  # random initial potentials
     net.population("exc", "lif", n_exc, params={"v": v_start})
     net.population("inh", "lif", n_inh, params={"v": v_start})
-    net.poisson("background", 1000, rate="12 Hz")  # a pool each neuron draws 50 inputs from
-    w = 60.0  # pA, the peak of an excitatory current
+    net.poisson("background", 1000, rate="12 Hz")  # a pool each neuron draws 100 inputs from
+    w = 30.0  # pA, the peak of an excitatory current (inhibitory ones are negative: -g*w)
     for target in ("exc", "inh"):
-        net.connect("background", target, "fixed_indegree", indegree=50, weight=f"{w} pA", delay="1 ms", receptor="exc")
+        net.connect(
+            "background", target, "fixed_indegree", indegree=100, weight=f"{w} pA", delay="1 ms", receptor="exc"
+        )
         net.connect("exc", target, "fixed_indegree", indegree=80, weight=f"{w} pA", delay="1.5 ms", receptor="exc")
-        net.connect("inh", target, "fixed_indegree", indegree=20, weight=f"{g * w} pA", delay="1.5 ms", receptor="inh")
+        net.connect("inh", target, "fixed_indegree", indegree=20, weight=f"{-g * w} pA", delay="1.5 ms", receptor="inh")
     net.record("exc", ["spikes", "v"])
     net.record("inh", ["spikes"])
     return net

@@ -20,6 +20,8 @@ MAX_TRACES = 5
 
 def _title(block: neo.Block) -> str:
     a = block.annotations
+    if "populations" in a:  # a network (sn.Network.run)
+        return f"{'; '.join(a['populations'])} ({a.get('backend', '')})"
     preset = f" [{a['preset']}]" if a.get("preset") else ""
     return (
         f"{a.get('model', block.name)}{preset}, {a.get('stimulus', '')} ({a.get('backend', '')}, {a.get('method', '')})"

@@ -47,3 +47,28 @@ def test_example_scripts_run(script, tmp_path):
         assert "400 pA" in result.stdout and "qif_adapt.yaml:7 [equations]" in result.stdout
     else:
         assert (tmp_path / "adex_adapting.nix").exists() and (tmp_path / "adex_adapting.png").exists()
+
+
+def test_balanced_network_example_is_asynchronous_and_irregular(tmp_path):
+    env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "balanced_network.py"),
+            "--duration",
+            "300 ms",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines()[:2]:  # "exc: 800 neurons, 16.6 Hz, ISI CV 0.84"
+        rate, cv = float(line.split(", ")[1].split()[0]), float(line.split("CV ")[1])
+        # inhibition-dominated: moderate rates (not the 500 Hz of runaway excitation), irregular
+        assert 2 < rate < 60 and 0.5 < cv < 1.5, line
+    assert (tmp_path / "balanced_brian2.nix").exists() and (tmp_path / "balanced_brian2.png").exists()
