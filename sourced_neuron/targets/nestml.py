@@ -333,8 +333,8 @@ def _names(model: NeuronModel) -> set[str]:
     return model_names_used(model)
 
 
-def _ordered(subexpressions: dict[str, str], held: list[str]) -> list[str]:
-    """The subexpressions that are not held, each after those it reads."""
+def _ordered(subexpressions: dict[str, str], held: list[str], roots=None) -> list[str]:
+    """The subexpressions that are not held (those ``roots`` read, default all), each after those it reads."""
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -344,7 +344,7 @@ def _ordered(subexpressions: dict[str, str], held: list[str]) -> list[str]:
             visit(dependency)
         order.append(name)
 
-    for name in subexpressions:
+    for name in subexpressions if roots is None else roots:
         visit(name)
     return order
 
@@ -360,20 +360,8 @@ def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], h
                 f"model {model.name!r}: a refractory condition that reads subexpression(s) "
                 f"{', '.join(sorted(early))} is not generated for target 'nestml' in this version"
             )
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order or name in held or name not in subexpressions:
-            return
-        for dependency in sorted(ex.names_in(ex.parse(subexpressions[name]))):
-            visit(dependency)
-        order.append(name)
-
-    for text in texts:
-        if text:
-            for name in sorted(ex.names_in(ex.parse(text))):
-                visit(name)
-    return order
+    roots = [name for text in texts if text for name in sorted(ex.names_in(ex.parse(text)))]
+    return _ordered(subexpressions, held, roots)
 
 
 def generate(model: NeuronModel) -> NestmlSource:
