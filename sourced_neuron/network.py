@@ -11,7 +11,7 @@ Example
 >>> net = sn.Network(seed=1)
 >>> exc = net.population("exc", "lif", 80, params={"V_th": {"uniform": ["-52 mV", "-48 mV"]}})
 >>> drive = net.poisson("drive", 20, rate="50 Hz")
->>> net.connect(drive, exc, "fixed_probability", p=0.2, weight="2 nS", delay="1 ms", receptor="exc")
+>>> net.connect(drive, exc, "fixed_probability", p=0.2, weight="40 pA", delay="1 ms", receptor="exc")
 >>> net.record(exc, ["spikes", "v"])
 >>> block = net.run("200 ms", backend="brian2")
 """

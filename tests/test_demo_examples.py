@@ -30,19 +30,18 @@ def test_demo_writes_figure_neo_file_and_summary(tmp_path):
     assert all(len(b.segments[0].spiketrains[0]) > 0 for b in blocks)  # every demo run spikes
 
 
+def run_example(script: str, *args: str) -> subprocess.CompletedProcess:
+    """Run an example script on Brian2's NumPy target; it must exit 0."""
+    env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
+    command = [sys.executable, str(ROOT / "examples" / script), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.parametrize("script", ["custom_model.py", "quickstart.py"])
 def test_example_scripts_run(script, tmp_path):
-    env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
-    args = ["--out", str(tmp_path)] if script == "quickstart.py" else []
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_example(script, *(["--out", str(tmp_path)] if script == "quickstart.py" else []))
     if script == "custom_model.py":
         assert "400 pA" in result.stdout and "qif_adapt.yaml:7 [equations]" in result.stdout
     else:
@@ -50,23 +49,7 @@ def test_example_scripts_run(script, tmp_path):
 
 
 def test_balanced_network_example_is_asynchronous_and_irregular(tmp_path):
-    env = {**os.environ, "SOURCED_NEURON_BRIAN2_TARGET": "numpy"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / "balanced_network.py"),
-            "--duration",
-            "300 ms",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_example("balanced_network.py", "--duration", "300 ms", "--out", str(tmp_path))
     for line in result.stdout.splitlines()[:2]:  # "exc: 800 neurons, 16.6 Hz, ISI CV 0.84"
         rate, cv = float(line.split(", ")[1].split()[0]), float(line.split("CV ")[1])
         # inhibition-dominated: moderate rates (not the 500 Hz of runaway excitation), irregular
