@@ -180,13 +180,28 @@ from pynestml.codegeneration.printers.constant_printer import ConstantPrinter
 from pynestml.frontend.pynestml_frontend import generate_nest_target
 args = json.loads(sys.argv[1])
 ConstantPrinter.n_float_digits = args["float_digits"]
+options = {"nest_path": args["nest_path"], "solver": args["solver"]}
+if args["pairs"]:  # synapses co-generated with their postsynaptic neuron
+    options["neuron_synapse_pairs"] = [
+        {"neuron": neuron, "synapses": {s: {"post_ports": ["post_spikes"]} for s in synapses}}
+        for neuron, synapses in args["pairs"]
+    ]
+    every = sorted({s for _, synapses in args["pairs"] for s in synapses})
+    options["weight_variable"] = dict.fromkeys(every, "w")
+    options["delay_variable"] = dict.fromkeys(every, "d")
+    # all synapse state stays in the synapse (per connection), as on Brian2
+    options["strictly_synaptic_vars"] = args["synaptic_vars"]
 generate_nest_target(input_path=args["input"], target_path=args["target"], install_path=args["install"],
-                     module_name=args["module"], logging_level="WARNING",
-                     codegen_opts={"nest_path": args["nest_path"], "solver": args["solver"]})
+                     module_name=args["module"], logging_level="WARNING", codegen_opts=options)
 """
 
 
-def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | None = None) -> BuiltModule:
+def build_module(
+    sources: Mapping[str, str],
+    hash_sources: Mapping[str, str] | None = None,
+    pairs: Mapping[str, tuple[str, ...]] | None = None,
+    synaptic_vars: Mapping[str, list[str]] | None = None,
+) -> BuiltModule:
     """Compile NESTML models (name -> source) into one NEST module, or reuse the cached one.
 
     Parameters
@@ -196,6 +211,12 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
     hash_sources : mapping, optional
         The texts that identify the build (default: ``sources``); pass the sources without
         parameter values so that other values reuse the module.
+    pairs : mapping, optional
+        Neuron name to the synapse models co-generated with it (NESTML's neuron-synapse
+        pairs: the module then also holds ``<neuron>__with_<synapse>_and_...`` and
+        ``<synapse>__with_<neuron>``).
+    synaptic_vars : mapping, optional
+        Synapse name to the variables that stay in each connection.
 
     Raises
     ------
@@ -204,7 +225,8 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
     BuildError
         NESTML or the compiler failed; the message shows the relevant lines and the log file.
     """
-    key = build_key(hash_sources or sources)
+    pairs = {k: tuple(v) for k, v in sorted((pairs or {}).items())}
+    key = build_key({**(hash_sources or sources), **({"sn_pairs": json.dumps(pairs)} if pairs else {})})
     module_name = f"sn{key[:16]}module"
     root = cache_root() / "nest"
     final = root / key
@@ -231,6 +253,8 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
             "nest_path": str(nest_path),
             "solver": BUILD_OPTIONS["solver"],
             "float_digits": BUILD_OPTIONS["float_digits"],
+            "pairs": sorted(pairs.items()),
+            "synaptic_vars": dict(synaptic_vars or {}),
         }
         started = time.perf_counter()
         log = work / "build.log"
@@ -249,10 +273,12 @@ def build_module(sources: Mapping[str, str], hash_sources: Mapping[str, str] | N
             failed.parent.mkdir(parents=True, exist_ok=True)
             work.rename(failed)
             raise BuildError(_failure_message(failed / "build.log", failed))
+        # the models the module defines, as NESTML named them (one header each)
+        built = sorted(h.stem for h in (work / "target").glob("*.h") if h.stem != module_name)
         manifest = {
             "key": key,
             "module": module_name,
-            "models": sorted(sources),
+            "models": built,
             "versions": _versions(),
             "build_seconds": round(time.perf_counter() - started, 1),
             "created": time.time(),
@@ -310,3 +336,33 @@ def build_models(models) -> tuple[BuiltModule, list[str]]:
         sources.setdefault(source.model_name, source.text)
         keys.setdefault(source.model_name, render(model, values=False, name=source.model_name))
     return build_module(sources, keys), names
+
+
+def build_paired(model, synapses) -> tuple[BuiltModule, str, dict[str, str]]:
+    """Compile ``model`` co-generated with synapse models ending on it (NESTML's neuron-synapse pairs).
+
+    Each pairing gets a module of its own in which every name is unique to the pairing (the
+    neuron is renamed with a hash of the synapse models), so it loads next to any other module.
+    Returns the module, the NEST name of the paired neuron and the NEST name of each synapse
+    model (by its name).
+    """
+    import hashlib
+
+    from .targets.nestml import nestml_model_name, nestml_synapse_name, render, render_synapse
+
+    synapses = sorted(synapses, key=lambda s: s.name)
+    tag = hashlib.sha256(" ".join(nestml_synapse_name(s) for s in synapses).encode()).hexdigest()[:8]
+    base = f"{nestml_model_name(model)}_p{tag}"
+    sources = {base: render(model, name=base)}
+    keys = {base: render(model, values=False, name=base)}
+    for synapse in synapses:
+        sources[nestml_synapse_name(synapse)] = keys[nestml_synapse_name(synapse)] = render_synapse(synapse)
+    names = [nestml_synapse_name(s) for s in synapses]
+    # all synapse state stays in the connection, as on Brian2 (NESTML would move traces that
+    # only postsynaptic spikes change into the neuron)
+    kept = {nestml_synapse_name(s): ["w", *s.variables, "sn_lastupdate"] for s in synapses}
+    module = build_module(sources, keys, {base: tuple(names)}, kept)
+    # NESTML names the paired models "<neuron>__with_<synapses>" and "<synapse>__with_<...>"
+    neuron = next(m for m in module.models if m.startswith(f"{base}__with_"))
+    paired = {s.name: next(m for m in module.models if m.startswith(f"{nestml_synapse_name(s)}__with_")) for s in synapses}
+    return module, neuron, paired

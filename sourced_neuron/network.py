@@ -30,11 +30,13 @@ from neo.core.spiketrainlist import SpikeTrainList
 
 from . import expressions as ex
 from .backends import NetworkSpec, PopulationSpec, ProjectionSpec, SourceSpec, get_backend
+from .backends.base import WeightRecord
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import AMP, SECOND, NeuronModel
 from .stimulus import Stimulus
-from .units import as_quantity, format_quantity, si_to_neo
+from .synapse_model import SynapseModel, load_synapse
+from .units import as_quantity, format_quantity, neo_unit, si_to_neo
 
 __all__ = ["RULES", "Network"]
 
@@ -74,6 +76,10 @@ class _Connection:
     weight: Any
     delay: Any
     receptor: str
+    name: str
+    synapse: SynapseModel | None = None
+    synapse_parameters: dict[str, float] = field(default_factory=dict)
+    record_weights: bool = False
 
 
 class Network:
@@ -206,6 +212,8 @@ class Network:
         indegree: int | None = None,
         pairs: Any = None,
         autapses: bool = True,
+        synapse: Any = None,
+        name: str | None = None,
     ) -> int:
         """Connect ``pre`` (a population or source) to population ``post``; returns the count.
 
@@ -223,6 +231,15 @@ class Network:
             A receptor port of the post population's model (default: its only port).
         autapses : bool
             Whether a population may connect a neuron to itself (random rules only).
+        synapse : str, path, SynapseModel or (model, parameters), optional
+            A synapse model (library: ``stdp_additive``, ``stdp_multiplicative``,
+            ``tsodyks_markram``, ``static``, the default), e.g.
+            ``("stdp_additive", {"w_max": "2 nA"})``; parameters marked ``weight`` in the
+            model are in the receptor's weight unit and must be given. The delay of a plastic
+            synapse is dendritic, as in NEST (docs/semantics.md).
+        name : str, optional
+            The projection's name, for :meth:`record` (default ``"pre->post"``, numbered
+            when repeated).
         """
         sizes = {**{k: v.size for k, v in self._populations.items()}, **{k: v.size for k, v in self._sources.items()}}
         if pre not in sizes:
@@ -244,10 +261,30 @@ class Network:
             )
         if weight is None:
             raise InputError(f"connect {pre} -> {post}: give a weight")
-        i, j = self._pairs(
-            rule, sizes[pre], sizes[post], p, indegree, pairs, not autapses and pre == post, f"connect {pre} -> {post}"
-        )
-        self._connections.append(_Connection(pre, post, i, j, weight, delay, receptor))
+        what = f"connect {pre} -> {post}"
+        model_of_synapse, values = None, {}
+        if synapse is not None:
+            spec, given = synapse if isinstance(synapse, tuple) and len(synapse) == 2 else (synapse, {})
+            if not isinstance(given, Mapping):
+                raise InputError(f"{what}: synapse parameters must be a mapping of name: value, got {given!r}")
+            model_of_synapse = load_synapse(spec)
+            port = next(p for p in model.synapses if p.name == receptor)
+            model_of_synapse.check_weight(port.weight_dimension, what)
+            values = model_of_synapse.resolve(dict(given), port.weight_dimension, what)
+            if model_of_synapse.is_static:
+                model_of_synapse = None
+        if name is None:
+            name = f"{pre}->{post}"
+            taken = {c.name for c in self._connections}
+            name = (
+                next(f"{name}#{k}" for k in range(2, len(taken) + 3) if f"{name}#{k}" not in taken)
+                if name in taken
+                else name
+            )
+        elif not isinstance(name, str) or not name or name in {c.name for c in self._connections}:
+            raise InputError(f"{what}: the projection name must be a new, non-empty string, got {name!r}")
+        i, j = self._pairs(rule, sizes[pre], sizes[post], p, indegree, pairs, not autapses and pre == post, what)
+        self._connections.append(_Connection(pre, post, i, j, weight, delay, receptor, name, model_of_synapse, values))
         return len(i)
 
     def inject(self, population: str, current: Any) -> None:
@@ -275,8 +312,19 @@ class Network:
             pop.stimulus = current
 
     def record(self, target: str, variables: Iterable[str] | str = ("spikes",)) -> None:
-        """Record ``"spikes"`` and/or state variables of a population (or the spikes of a source)."""
+        """Record ``"spikes"`` and/or state variables of a population (or the spikes of a source).
+
+        For a projection (by its name), record ``"weights"``: the weight each presynaptic spike
+        transmits through each synapse (for ``tsodyks_markram`` that is ``u * x * w``), returned
+        as a ``neo.Event`` per projection.
+        """
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
+        projections = {c.name: c for c in self._connections}
+        if target in projections:
+            if set(variables) != {"weights"}:
+                raise InputError(f"record: projection {target!r} records 'weights' only, got {variables!r}")
+            projections[target].record_weights = True
+            return
         if target in self._sources:
             if set(variables) - {"spikes"}:
                 raise InputError(f"record: source {target!r} has spikes only")
@@ -456,7 +504,21 @@ class Network:
         steps = np.maximum(np.round(np.broadcast_to(delays, (n,)) / dt), 1).astype(int)
         if c.delay is not None and np.any(np.broadcast_to(delays, (n,)) < dt * (1 - 1e-9)):
             raise InputError(f"{what}: delays must be at least one time step ({dt * 1e3:g} ms) on every backend")
-        return ProjectionSpec(c.pre, c.post, c.i, c.j, np.array(weights, dtype=float), steps * dt, c.receptor)
+        initial = c.synapse.initial_values(c.synapse_parameters) if c.synapse is not None else {}
+        return ProjectionSpec(
+            c.pre,
+            c.post,
+            c.i,
+            c.j,
+            np.array(weights, dtype=float),
+            steps * dt,
+            c.receptor,
+            c.name,
+            c.synapse,
+            dict(c.synapse_parameters),
+            initial,
+            c.record_weights,
+        )
 
 
 _AMP = pq.A
@@ -526,9 +588,12 @@ def _block(spec: NetworkSpec, results: dict, backend: str) -> neo.Block:
         "seed": -1 if spec.seed is None else spec.seed,
         "populations": [f"{p.name}: {p.size} x {p.model.name}" for p in spec.populations],
         "sources": [f"{s.name}: {s.size}" for s in spec.sources],
-        "projections": [f"{c.pre} -> {c.post} ({c.receptor}): {len(c.i)}" for c in spec.projections],
+        "projections": [
+            f"{c.name}: {c.pre} -> {c.post} ({c.receptor}, {c.synapse.name if c.synapse else 'static'}): {len(c.i)}"
+            for c in spec.projections
+        ],
         # the simulation's own wall time (network construction and code generation excluded)
-        "run_seconds": max(float(r.info.get("run_seconds", "nan")) for r in results.values()),
+        "run_seconds": max(float(r.info.get("run_seconds", "nan")) for r in results.values() if hasattr(r, "info")),
     }
     block = neo.Block(name=f"network on {backend}", **annotations)
     segment = neo.Segment(name=f"network on {backend}", **annotations)
@@ -571,9 +636,30 @@ def _block(spec: NetworkSpec, results: dict, backend: str) -> neo.Block:
             )
             signal.array_annotate(index=np.arange(pop.size))
             segment.analogsignals.append(signal)
+    for c in spec.projections:
+        if c.record_weights:
+            segment.events.append(_weight_event(c, results[c.name], spec))
     for pop in spec.populations:
         block.annotations.setdefault("parameters", [])
         block.annotations["parameters"] += [
             f"{pop.name}.{k} = {format_quantity(v)}" for k, v in pop.model.parameter_values().items()
         ]
     return block
+
+
+def _weight_event(c: ProjectionSpec, record: WeightRecord, spec: NetworkSpec) -> neo.Event:
+    """The weights a projection transmitted, as a Neo event per presynaptic spike and synapse."""
+    post = next(p for p in spec.populations if p.name == c.post)
+    port = next(p for p in post.model.synapses if p.name == c.receptor)
+    order = np.lexsort((record.synapse, record.times))
+    synapse = np.asarray(record.synapse, dtype=int)[order]
+    event = neo.Event(
+        np.asarray(record.times, dtype=float)[order] * 1e3 * pq.ms,
+        name=f"{c.name}.weights",
+        projection=c.name,
+        synapse_model=c.synapse.name if c.synapse else "static",
+        weight_unit=neo_unit(port.weight_dimension)[0],
+    )
+    weights = si_to_neo(np.asarray(record.weights, dtype=float)[order], port.weight_dimension)
+    event.array_annotate(synapse=synapse, pre=c.i[synapse], post=c.j[synapse], weight=weights.magnitude)
+    return event

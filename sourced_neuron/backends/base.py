@@ -10,6 +10,7 @@ import numpy as np
 
 from ..model import NeuronModel
 from ..stimulus import Stimulus
+from ..synapse_model import SynapseModel
 from ..units import si_magnitude
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "RunResult",
     "SimulationRequest",
     "SourceSpec",
+    "WeightRecord",
 ]
 
 
@@ -122,7 +124,9 @@ class SourceSpec:
 class ProjectionSpec:
     """Connections ``i[k] -> j[k]`` onto receptor port ``receptor``; weights and delays in SI.
 
-    Delays are whole numbers of time steps, at least one.
+    Delays are whole numbers of time steps, at least one. ``synapse`` is a plastic synapse
+    model (``None``: static), with its parameter values and the initial values of its
+    variables (SI). ``record_weights``: record the weight each presynaptic spike transmits.
     """
 
     pre: str
@@ -132,6 +136,22 @@ class ProjectionSpec:
     weights: np.ndarray
     delays: np.ndarray
     receptor: str
+    name: str = ""
+    synapse: SynapseModel | None = None
+    synapse_parameters: dict[str, float] = field(default_factory=dict)
+    synapse_initial: dict[str, float] = field(default_factory=dict)
+    record_weights: bool = False
+
+
+@dataclass(eq=False)
+class WeightRecord:
+    """The weight each presynaptic spike transmitted through a projection (SI), one entry per
+    spike and synapse: ``synapse[k]`` (the index into the projection's ``i``/``j``), the time
+    ``times[k]`` (seconds) of the spike's emission and the weight ``weights[k]``."""
+
+    synapse: np.ndarray
+    times: np.ndarray
+    weights: np.ndarray
 
 
 @dataclass(eq=False)
@@ -177,8 +197,9 @@ class Backend(ABC):
         """``None`` when usable here, else what is missing and how to install it."""
 
     @abstractmethod
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
-        """Simulate; returns each population's spikes and recorded variables, by name."""
+    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult | WeightRecord]:
+        """Simulate; returns each population's spikes and recorded variables, by name, and the
+        :class:`WeightRecord` of each projection with ``record_weights``, by its name."""
 
     def run(self, request: SimulationRequest) -> RunResult:
         """Simulate unconnected neurons (:func:`sourced_neuron.simulate`)."""

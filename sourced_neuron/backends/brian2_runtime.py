@@ -20,8 +20,8 @@ import numpy as np
 
 from ..errors import SimulationError, UnsupportedFeatureError
 from ..model import METHODS, RKF45_ABSOLUTE_ERROR
-from ..targets.brian2 import STIMULUS_NAME, lower
-from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult
+from ..targets.brian2 import STIMULUS_NAME, brian2_unit, lower
+from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, ProjectionSpec, RunResult, WeightRecord
 
 #: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
 #: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
@@ -112,6 +112,8 @@ class Built:
     groups: dict = field(default_factory=dict)
     monitors: dict = field(default_factory=dict)
     run_args: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)  # projection name -> (spec, StateMonitor, variable)
+    pre_spikes: dict = field(default_factory=dict)  # presynaptic group -> its SpikeMonitor (None: a source)
 
     def results(self, **info) -> dict[str, RunResult]:
         """Spikes and recorded variables per population (copies: Brian2 frees its buffers).
@@ -129,7 +131,30 @@ class Built:
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
             results[pop.name] = result
+        for name, (projection, monitor, variable) in self.weights.items():
+            results[name] = self._weights(projection, monitor, variable)
         return results
+
+    def _weights(self, projection: ProjectionSpec, monitor, variable: str) -> WeightRecord:
+        """The weight each presynaptic spike transmitted, read at the end of its emission step."""
+        monitor_pre = self.pre_spikes[projection.pre]
+        if monitor_pre is None:
+            source = next(s for s in self.spec.sources if s.name == projection.pre)
+            spike_i, spike_t = source.indices, source.times
+        else:
+            spike_i, spike_t = np.asarray(monitor_pre.i[:]), np.asarray(monitor_pre.t_[:])
+        values = np.asarray(getattr(monitor, variable + "_"))  # (synapses, steps)
+        by_pre = {}
+        for k, pre in enumerate(projection.i):
+            by_pre.setdefault(int(pre), []).append(k)
+        synapse, times, weights = [], [], []
+        for pre, t in zip(spike_i, spike_t, strict=True):
+            step = round(t / self.spec.dt)
+            for k in by_pre.get(int(pre), ()):
+                synapse.append(k)
+                times.append(t)
+                weights.append(values[k, step])
+        return WeightRecord(np.array(synapse, dtype=int), np.array(times, dtype=float), np.array(weights, dtype=float))
 
 
 def _target_name(group) -> str:
@@ -164,20 +189,48 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         built.objects.append(group)
     for k, projection in enumerate(spec.projections):
         lowered = lower(next(p.model for p in spec.populations if p.name == projection.post))
-        synapses = b2.Synapses(
-            built.groups[projection.pre],
-            built.groups[projection.post],
-            lowered.weights[projection.receptor],
-            on_pre=lowered.on_pre[projection.receptor],
-            **clock,
-            namespace={},
-            name=f"sn_projection{k}{unique}",
-        )
+        if projection.synapse is None:
+            synapses = b2.Synapses(
+                built.groups[projection.pre],
+                built.groups[projection.post],
+                lowered.weights[projection.receptor],
+                on_pre=lowered.on_pre[projection.receptor],
+                **clock,
+                namespace={},
+                name=f"sn_projection{k}{unique}",
+            )
+        else:
+            synapses = _plastic(b2, built, projection, lowered, k, unique, clock)
         synapses.connect(i=projection.i, j=projection.j)
         synapses.w_ = projection.weights
-        synapses.delay_ = projection.delays
+        if projection.synapse is None:
+            synapses.delay_ = projection.delays
+        else:
+            synapses.transmit.delay_ = projection.delays
+            if projection.synapse.on_post:
+                synapses.post.delay_ = projection.delays  # dendritic: the synapse sees a postsynaptic spike d later
+            for name, value in projection.synapse_initial.items():
+                setattr(synapses, name + "_", value)
+            for name, value in projection.synapse_parameters.items():
+                if not standalone:
+                    setattr(synapses, name + "_", value)
+                else:
+                    built.run_args[getattr(synapses, name)] = value * b2.Quantity(1, dim=synapses.variables[name].dim)
         synapses.pre.when = "after_resets"  # docs/semantics.md: input after threshold and reset
         built.objects.append(synapses)
+        if projection.record_weights:
+            variable = "w" if projection.synapse is None else OUT
+            monitor = b2.StateMonitor(
+                synapses, variable, record=True, when="end", name=f"sn_projection{k}_weights{unique}", **clock
+            )
+            built.weights[projection.name] = (projection, monitor, variable)
+            built.objects.append(monitor)
+            if projection.pre not in built.pre_spikes:
+                pre = built.monitors.get(projection.pre, (None,))[0]
+                if pre is None and projection.pre not in {s.name for s in spec.sources}:
+                    pre = b2.SpikeMonitor(built.groups[projection.pre], name=f"sn_{projection.pre}_pre{unique}")
+                    built.objects.append(pre)
+                built.pre_spikes[projection.pre] = pre
     return built
 
 
@@ -261,3 +314,47 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
     if pop.record:
         states = b2.StateMonitor(group, list(pop.record), record=True, name=f"sn_{pop.name}_states{unique}", **clock)
     return group, (spikes, states)
+
+
+#: The synapse variable a plastic synapse's transmitted weight is kept in until it is delivered.
+OUT = "sn_out"
+
+
+def _plastic(b2, built: Built, projection: ProjectionSpec, lowered, k: int, unique: str, clock: dict):
+    """The ``Synapses`` of a plastic projection (docs/semantics.md, "Plastic synapses").
+
+    The delay is dendritic, as in NEST: pathway ``pre`` (no delay) runs the synapse's
+    statements when the presynaptic neuron fires and keeps the weight to transmit in
+    ``sn_out``; pathway ``transmit`` delivers it after the delay; pathway ``post`` sees a
+    postsynaptic spike after the delay. In a step, ``post`` runs first (slot ``synapses``),
+    then ``transmit``, then ``pre`` (both after resets), so a weight in flight is delivered
+    before the next spike of the same neuron replaces it.
+    """
+    import re
+
+    synapse = projection.synapse
+    weight_declaration = lowered.weights[projection.receptor]  # "w : <unit>"
+    unit = weight_declaration.split(":", 1)[1].strip()
+    lines = [weight_declaration, f"{OUT} : {unit}"]
+    lines += [
+        f"d{eq.name}/dt = {eq.expression} : {brian2_unit(eq.dimension)} (event-driven)" for eq in synapse.equations
+    ]
+    lines += [
+        f"{name} : {unit if value is None else brian2_unit(value.dimension)} (constant, shared)"
+        for name, value in synapse.parameters
+    ]
+    deliver = re.sub(r"\bw\b", OUT, lowered.on_pre[projection.receptor])
+    pathways = {"pre": "\n".join([*synapse.on_pre, f"{OUT} = {synapse.transmit}"]), "transmit": deliver}
+    synapses = b2.Synapses(
+        built.groups[projection.pre],
+        built.groups[projection.post],
+        "\n".join(lines),
+        on_pre=pathways,
+        on_post="\n".join(synapse.on_post) or None,
+        **clock,
+        namespace={},
+        name=f"sn_projection{k}{unique}",
+    )
+    synapses.transmit.when = "after_resets"
+    synapses.transmit.order = -1
+    return synapses

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
-from ..nestbuild import BuiltModule, ToolchainError, build_models, check_toolchain
+from ..nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
 from ..stimulus import Stimulus
 from ..units import si_magnitude
-from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult
+from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult, WeightRecord
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 
@@ -39,15 +39,17 @@ def _si(value) -> float | np.ndarray:
 def _install(module: BuiltModule) -> None:
     import nest
 
-    if not set(module.models) <= set(nest.node_models):
+    if not set(module.models) <= set(nest.node_models) | set(nest.synapse_models):
         nest.Install(str(module.library.with_suffix("")))
 
 
-def pynn_cell_type(model: NeuronModel):
+def pynn_cell_type(model: NeuronModel, synapses=()):
     """A PyNN cell type (for ``pyNN.nest``) running ``model``; call after ``sim.setup()``.
 
     Parameters and initial values are the model's, in SI units (volt, second, amp, ...), plus
     ``I_stim``, a constant injected current in amp (``I_stim_1`` is added in the second step only).
+    With ``synapses`` (plastic synapse models ending on it), the neuron is co-generated with
+    them and the cell type's ``synapse_models`` maps each synapse model's name to its NEST name.
     The NEST module is compiled once and cached.
 
     Raises
@@ -59,7 +61,11 @@ def pynn_cell_type(model: NeuronModel):
         raise ToolchainError("PyNN is not installed (pip install PyNN)")
     from pyNN.nest.cells import NativeCellType
 
-    module, (nest_name,) = build_models([model])
+    paired: dict[str, str] = {}
+    if synapses:
+        module, nest_name, paired = build_paired(model, synapses)
+    else:
+        module, (nest_name,) = build_models([model])
     _install(module)
     initial = model.initial_values()
     states = model.per_neuron_variables
@@ -88,6 +94,7 @@ def pynn_cell_type(model: NeuronModel):
             "always_local": False,
             "uses_parrot": False,
             "get_receptor_type": _receptor_index,
+            "synapse_models": paired,
         },
     )
 
@@ -197,8 +204,12 @@ class NestPyNN(Backend):
         )
         try:
             nodes, cell_types = {}, {}
+            plastic: dict[str, dict[str, object]] = {}
+            for projection in spec.projections:
+                if projection.synapse is not None:
+                    plastic.setdefault(projection.post, {})[projection.synapse.structure_hash()] = projection.synapse
             for pop in spec.populations:
-                cell_type = pynn_cell_type(pop.model)
+                cell_type = pynn_cell_type(pop.model, tuple(plastic.get(pop.name, {}).values()))
                 cell_types[pop.name] = cell_type
                 population = sim.Population(pop.size, cell_type(), label=pop.name)
                 if pop.parameters:
@@ -226,7 +237,11 @@ class NestPyNN(Backend):
                 nodes[source.name] = sim.Population(
                     source.size, sim.SpikeSourceArray(spike_times=trains), label=source.name
                 )
-            for projection in spec.projections:
+            recorders = {}
+            for k, projection in enumerate(spec.projections):
+                if projection.synapse is not None or projection.record_weights:
+                    recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
+                    continue
                 rows = np.column_stack(
                     [
                         projection.i,
@@ -245,10 +260,13 @@ class NestPyNN(Backend):
             started = time.perf_counter()
             sim.run(spec.n_steps * dt_ms)
             seconds = time.perf_counter() - started
-            results = {}
+            results: dict = {}
             for pop in spec.populations:
                 results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name])
                 results[pop.name].info["run_seconds"] = seconds
+            for projection in spec.projections:
+                if projection.record_weights:
+                    results[projection.name] = _weights(projection, nodes, recorders[projection.name], spec.dt)
             return results
         finally:
             sim.end()
@@ -272,3 +290,57 @@ def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type) -> Ru
         # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
         result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: spec.n_steps]
     return result
+
+
+def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
+    """Connect a plastic projection (or one whose weights are recorded) with ``nest.Connect``.
+
+    PyNN's projections take NEST's synapse models by their defaults, which for generated
+    synapses include internals that cannot be set; the populations' nodes are connected here
+    directly instead, one connection per (pre, post) pair. Returns the weight recorder, if any.
+    """
+    import nest
+
+    synapse = projection.synapse
+    model = "static_synapse" if synapse is None else cell_type.synapse_models[synapse.name]
+    recorder = None
+    if projection.record_weights:
+        recorder = nest.Create("weight_recorder")
+        copy = f"{model}_sn_recorded{k}"
+        if copy not in nest.synapse_models:
+            nest.CopyModel(model, copy)
+        nest.SetDefaults(copy, {"weight_recorder": recorder})
+        model = copy
+    pre = np.asarray(nodes[projection.pre].node_collection.tolist())
+    post = np.asarray(nodes[projection.post].node_collection.tolist())
+    syn_spec = {
+        "synapse_model": model,
+        "weight": np.asarray(projection.weights, dtype=float),  # SI, as the generated neurons read them
+        "delay": _grid_ms(projection.delays),
+        "receptor_type": _receptor_index(cell_type, projection.receptor),
+    }
+    if synapse is not None:
+        syn_spec.update(projection.synapse_parameters)
+        syn_spec.update(projection.synapse_initial)
+        syn_spec["sn_lastupdate"] = dt  # NEST's times are one step later than Brian2's (the template explains)
+    if len(projection.i):
+        nest.Connect(pre[projection.i], post[projection.j], {"rule": "one_to_one"}, syn_spec)
+    return recorder
+
+
+def _weights(projection, nodes: dict, recorder, dt: float) -> WeightRecord:
+    """The weight recorder's events as a :class:`WeightRecord` (emission times, Brian2's clock)."""
+    events = recorder.get("events")
+    pre = np.asarray(nodes[projection.pre].node_collection.tolist())[projection.i]
+    post = np.asarray(nodes[projection.post].node_collection.tolist())[projection.j]
+    index = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(pre, post, strict=True))}
+    if len(index) != len(pre):
+        raise InputError(
+            f"projection {projection.name!r}: NEST's weight recorder cannot tell apart two synapses between the "
+            "same pair of neurons; record a projection without repeated pairs"
+        )
+    synapse = np.array(
+        [index[(int(a), int(b))] for a, b in zip(events["senders"], events["targets"], strict=True)], dtype=int
+    )
+    times = np.asarray(events["times"], dtype=float) * 1e-3 - dt  # NEST stamps the end of the step
+    return WeightRecord(synapse, times, np.asarray(events["weights"], dtype=float))

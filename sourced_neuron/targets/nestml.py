@@ -373,3 +373,73 @@ def generate(model: NeuronModel) -> NestmlSource:
 def export_nestml(model: NeuronModel) -> str:
     """The NESTML model (target ``"nestml"`` of :func:`sourced_neuron.export`)."""
     return render(model)
+
+
+def nestml_synapse_name(synapse) -> str:
+    """The NESTML name of a synapse model (NESTML treats names ending in ``_synapse`` as synapses)."""
+    return f"{synapse.name}_sn{synapse.structure_hash()[:10]}_synapse"
+
+
+def render_synapse(synapse) -> str:
+    """The NESTML source of a synapse model.
+
+    The event-driven update is Brian2's (``linear`` on the synapse's equations, with ``dt``
+    replaced by the time since the last event), printed like a neuron's integration step.
+    Parameter and initial values are left at 0: the backend sets them per connection, so
+    the compiled model does not depend on them.
+    """
+    import re
+
+    import brian2
+    from brian2.stateupdaters.exact import linear
+
+    from ..synapse_model import WEIGHT
+
+    printer = _Printer(synapse)
+    update: list[tuple[str, str]] = []
+    if synapse.equations:
+        lines = [f"d{eq.name}/dt = {eq.expression} : {brian2_unit(eq.dimension)}" for eq in synapse.equations]
+        stored = _stored_step(lines, "event-driven")
+        code = stored.read_text() if stored.exists() else None
+        if code is None:
+            code = linear(brian2.Equations("\n".join(lines)), {})
+            _store(stored, code)
+        for statement in code.strip().splitlines():
+            target, _, expression = statement.partition(" = ")
+            update.append((target.strip(), re.sub(r"\bdt\b", "(t - sn_lastupdate)", expression.strip())))
+    declared: set[str] = set()
+
+    def block(statements: list[tuple[str, str, str]]) -> list[str]:
+        lines, local = [], set()
+        for target, op, expression in statements:
+            name = printer.name(target)
+            printed = printer.expression(expression)
+            if (
+                name not in synapse.names()
+                or name.startswith("sn_tmp_")
+                or target
+                not in (
+                    WEIGHT,
+                    *synapse.variables,
+                )
+            ):
+                if name not in local:
+                    local.add(name)
+                    lines.append(f"{name} real = {printed}")
+                    continue
+            lines.append(f"{name} {op} {printed}")
+        declared.update(local)
+        return lines
+
+    events = [(t, "=", e) for t, e in update]
+    on_pre = block(events + [tuple(s.split(" ", 2)) for s in synapse.on_pre])
+    on_post = block(events + [tuple(s.split(" ", 2)) for s in synapse.on_post]) if synapse.on_post else []
+    return _TEMPLATES.get_template("nestml_synapse.nestml.j2").render(
+        synapse=synapse,
+        name=nestml_synapse_name(synapse),
+        variables=synapse.variables,
+        parameters=[(name, "weight" if v is None else brian2_unit(v.dimension)) for name, v in synapse.parameters],
+        on_pre=on_pre,
+        on_post=on_post,
+        transmit=printer.expression(synapse.transmit),
+    )
