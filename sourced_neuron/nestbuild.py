@@ -364,5 +364,5 @@ def build_paired(model, synapses) -> tuple[BuiltModule, str, dict[str, str]]:
     module = build_module(sources, keys, {base: tuple(names)}, kept)
     # NESTML names the paired models "<neuron>__with_<synapses>" and "<synapse>__with_<...>"
     neuron = next(m for m in module.models if m.startswith(f"{base}__with_"))
-    paired = {s.name: next(m for m in module.models if m.startswith(f"{nestml_synapse_name(s)}__with_")) for s in synapses}
+    paired = {s.name: next(m for m in module.models if m.startswith(nestml_synapse_name(s) + "__")) for s in synapses}
     return module, neuron, paired

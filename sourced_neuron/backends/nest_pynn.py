@@ -119,7 +119,8 @@ def _quiet_pynn():
     """
     os.environ.setdefault("PYNEST_QUIET", "1")  # no banner when NEST is first imported
     with warnings.catch_warnings():
-        for message in (r"\s*Cannot find nest-config", r"(?s).*is deprecated", r"\s*Provided for backward"):
+        quiet = (r"\s*Cannot find nest-config", r"\s*Problem running cmake", r"(?s).*is deprecated", r"\s*Provided for")
+        for message in quiet:
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
         yield
 
