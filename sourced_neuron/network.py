@@ -79,7 +79,7 @@ class _Connection:
     name: str
     synapse: SynapseModel | None = None
     synapse_parameters: dict[str, float] = field(default_factory=dict)
-    record_weights: bool = False
+    record_weights: np.ndarray | None = None  # indices of the synapses whose weights are recorded
 
 
 class Network:
@@ -311,20 +311,31 @@ class Network:
             Stimulus.from_user(current, pop.size)  # checked now, so errors come where the call is
             pop.stimulus = current
 
-    def record(self, target: str, variables: Iterable[str] | str = ("spikes",)) -> None:
+    def record(
+        self, target: str, variables: Iterable[str] | str = ("spikes",), synapses: Iterable[int] | None = None
+    ) -> None:
         """Record ``"spikes"`` and/or state variables of a population (or the spikes of a source).
 
         For a projection (by its name), record ``"weights"``: the weight each presynaptic spike
         transmits through each synapse (for ``tsodyks_markram`` that is ``u * x * w``), returned
-        as a ``neo.Event`` per projection.
+        as a ``neo.Event`` per projection, with every synapse's final weight. ``synapses``
+        (indices into the projection, default all) limits the events to some synapses: Brian2
+        keeps the transmitted weight of each recorded synapse for every step of the run.
         """
         variables = (variables,) if isinstance(variables, str) else tuple(variables)
         projections = {c.name: c for c in self._connections}
         if target in projections:
+            connection = projections[target]
             if set(variables) != {"weights"}:
                 raise InputError(f"record: projection {target!r} records 'weights' only, got {variables!r}")
-            projections[target].record_weights = True
+            n = len(connection.i)
+            chosen = np.arange(n) if synapses is None else np.unique(np.asarray(list(synapses), dtype=int))
+            if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
+                raise InputError(f"record: projection {target!r} has synapses 0 to {n - 1}, got {synapses!r}")
+            connection.record_weights = chosen
             return
+        if synapses is not None:
+            raise InputError(f"record: synapses= is for projections; {target!r} is not one")
         if target in self._sources:
             if set(variables) - {"spikes"}:
                 raise InputError(f"record: source {target!r} has spikes only")
@@ -637,7 +648,7 @@ def _block(spec: NetworkSpec, results: dict, backend: str) -> neo.Block:
             signal.array_annotate(index=np.arange(pop.size))
             segment.analogsignals.append(signal)
     for c in spec.projections:
-        if c.record_weights:
+        if c.record_weights is not None:
             segment.events.append(_weight_event(c, results[c.name], spec))
     for pop in spec.populations:
         block.annotations.setdefault("parameters", [])
@@ -662,4 +673,6 @@ def _weight_event(c: ProjectionSpec, record: WeightRecord, spec: NetworkSpec) ->
     )
     weights = si_to_neo(np.asarray(record.weights, dtype=float)[order], port.weight_dimension)
     event.array_annotate(synapse=synapse, pre=c.i[synapse], post=c.j[synapse], weight=weights.magnitude)
+    # every synapse's weight at the end (on NEST: as of its last presynaptic spike, docs/semantics.md)
+    event.annotate(final_weight=si_to_neo(record.final, port.weight_dimension).magnitude)
     return event

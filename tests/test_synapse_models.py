@@ -46,6 +46,7 @@ def _weights(block):
         event.times.rescale("s").magnitude,
         np.asarray(event.array_annotations["synapse"]),
         np.asarray(event.array_annotations["weight"]),
+        np.asarray(event.annotations["final_weight"]),
     )
 
 
@@ -129,7 +130,7 @@ def test_additive_stdp_follows_the_pair_rule():
         "60 ms", "brian2"
     )
     (t_post,) = _spikes(block)[0]
-    times, synapse, weights = _weights(block)
+    times, synapse, weights, final = _weights(block)
     np.testing.assert_allclose(times, [0.010, 0.040], atol=1e-12)
     assert list(synapse) == [0, 0]
     w_max, w0 = 100.0, 40.0  # pA
@@ -139,6 +140,7 @@ def test_additive_stdp_follows_the_pair_rule():
     # pA; the formula and Brian2 round differently (1e-12 relative)
     np.testing.assert_allclose(weights, [w0, depressed], rtol=1e-12)
     assert depressed != pytest.approx(w0, abs=0.1)  # the trajectory moved
+    np.testing.assert_allclose(final, [depressed], rtol=1e-12)
 
 
 @pytest.mark.brian2
@@ -147,8 +149,7 @@ def test_tsodyks_markram_transmits_u_times_x_times_w():
     facilitation (tau_fac 600 ms) and recovery (tau_rec 200 ms) not interchangeable."""
     train = [0.005 + 0.04 * k for k in range(8)]
     block = _network("tsodyks_markram", {}, [train], [[0.5]], size=1).run("400 ms", "brian2")
-    _, _, weights = _weights(block)
-    u = x = expected = None
+    _, _, weights, _ = _weights(block)
     u, x, expected, last = 0.0, 1.0, [], None
     for t in train:
         if last is not None:
@@ -189,7 +190,7 @@ def reference():
 
 @pytest.mark.brian2
 def test_the_reference_trajectories_change(reference):
-    for (_, synapse, weights), _ in reference.values():
+    for (_, synapse, weights, _), _ in reference.values():
         assert len(weights) == 24
         for k in range(4):
             assert np.ptp(weights[synapse == k]) > 1.0  # pA: every synapse changes
@@ -202,12 +203,15 @@ def test_weight_trajectories_match_on_nest(reference, synapse, params):
     reason = backend_status()["nest"]
     if reason:
         pytest.skip(reason)
-    (times, index, weights), spikes = _trajectory("nest", synapse, params)
-    (ref_times, ref_index, ref_weights), ref_spikes = reference[synapse]
+    (times, index, weights, final), spikes = _trajectory("nest", synapse, params)
+    (ref_times, ref_index, ref_weights, ref_final), ref_spikes = reference[synapse]
     np.testing.assert_array_equal(index, ref_index)
     np.testing.assert_allclose(times, ref_times, rtol=0, atol=1e-12)  # s: the same steps (stamps round)
     # the same printed update on both: the weights agree to rounding (measured 3e-14 pA)
     np.testing.assert_allclose(weights, ref_weights, rtol=1e-9)
+    # no postsynaptic spike reaches a synapse after its last presynaptic one, so NEST's lazily
+    # updated final weights are the final weights
+    np.testing.assert_allclose(final, ref_final, rtol=1e-9)
     for a, b in zip(spikes, ref_spikes, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
 
@@ -219,11 +223,12 @@ def test_weight_trajectories_match_on_brian2_cpp(reference):
     if reason:
         pytest.skip(reason)
     name, params = CASES[0]
-    (times, index, weights), _ = _trajectory("brian2-cpp", name, params)
-    (ref_times, ref_index, ref_weights), _ = reference[name]
+    (times, index, weights, final), _ = _trajectory("brian2-cpp", name, params)
+    (ref_times, ref_index, ref_weights, ref_final), _ = reference[name]
     np.testing.assert_array_equal(index, ref_index)
     np.testing.assert_allclose(times, ref_times, rtol=0, atol=1e-12)
     np.testing.assert_allclose(weights, ref_weights, rtol=1e-12)  # compiled C++ vs NumPy: rounding only
+    np.testing.assert_allclose(final, ref_final, rtol=1e-12)
 
 
 @pytest.mark.brian2
@@ -240,3 +245,18 @@ def test_static_synapse_is_the_default_connection():
         runs.append((block.segments[0].analogsignals[0].magnitude, _weights(block)))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_allclose(runs[0][1][2], [300.0] * 4)  # pA, 2 spikes x 2 synapses
+
+
+@pytest.mark.brian2
+def test_recording_some_synapses_keeps_their_events_and_every_final_weight(reference):
+    net = _network(*CASES[0], PRE, KICKS)
+    net.record("p", "weights", synapses=[3, 1])
+    times, index, weights, final = _weights(net.run("200 ms", "brian2"))
+    (ref_times, ref_index, ref_weights, ref_final), _ = reference[CASES[0][0]]
+    keep = np.isin(ref_index, [1, 3])
+    np.testing.assert_array_equal(index, ref_index[keep])
+    np.testing.assert_array_equal(times, ref_times[keep])
+    np.testing.assert_array_equal(weights, ref_weights[keep])
+    np.testing.assert_array_equal(final, ref_final)
+    with pytest.raises(InputError, match="synapses 0 to 3"):
+        net.record("p", "weights", synapses=[4])

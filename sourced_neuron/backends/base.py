@@ -126,7 +126,8 @@ class ProjectionSpec:
 
     Delays are whole numbers of time steps, at least one. ``synapse`` is a plastic synapse
     model (``None``: static), with its parameter values and the initial values of its
-    variables (SI). ``record_weights``: record the weight each presynaptic spike transmits.
+    variables (SI). ``record_weights``: the synapses (indices) whose transmitted weights are
+    recorded, ``None`` for none.
     """
 
     pre: str
@@ -140,18 +141,20 @@ class ProjectionSpec:
     synapse: SynapseModel | None = None
     synapse_parameters: dict[str, float] = field(default_factory=dict)
     synapse_initial: dict[str, float] = field(default_factory=dict)
-    record_weights: bool = False
+    record_weights: np.ndarray | None = None
 
 
 @dataclass(eq=False)
 class WeightRecord:
     """The weight each presynaptic spike transmitted through a projection (SI), one entry per
     spike and synapse: ``synapse[k]`` (the index into the projection's ``i``/``j``), the time
-    ``times[k]`` (seconds) of the spike's emission and the weight ``weights[k]``."""
+    ``times[k]`` (seconds) of the spike's emission and the weight ``weights[k]``; ``final``:
+    every synapse's weight ``w`` at the end of the run."""
 
     synapse: np.ndarray
     times: np.ndarray
     weights: np.ndarray
+    final: np.ndarray
 
 
 @dataclass(eq=False)
@@ -199,7 +202,7 @@ class Backend(ABC):
     @abstractmethod
     def run_network(self, spec: NetworkSpec) -> dict[str, RunResult | WeightRecord]:
         """Simulate; returns each population's spikes and recorded variables, by name, and the
-        :class:`WeightRecord` of each projection with ``record_weights``, by its name."""
+        :class:`WeightRecord` of each projection whose weights are recorded, by its name."""
 
     def run(self, request: SimulationRequest) -> RunResult:
         """Simulate unconnected neurons (:func:`sourced_neuron.simulate`)."""

@@ -131,11 +131,11 @@ class Built:
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
             results[pop.name] = result
-        for name, (projection, monitor, variable) in self.weights.items():
-            results[name] = self._weights(projection, monitor, variable)
+        for name, (projection, monitor, variable, synapses) in self.weights.items():
+            results[name] = self._weights(projection, monitor, variable, np.array(synapses.w_[:], dtype=float))
         return results
 
-    def _weights(self, projection: ProjectionSpec, monitor, variable: str) -> WeightRecord:
+    def _weights(self, projection: ProjectionSpec, monitor, variable: str, final: np.ndarray) -> WeightRecord:
         """The weight each presynaptic spike transmitted, read at the end of its emission step."""
         monitor_pre = self.pre_spikes[projection.pre]
         if monitor_pre is None:
@@ -143,18 +143,20 @@ class Built:
             spike_i, spike_t = source.indices, source.times
         else:
             spike_i, spike_t = np.asarray(monitor_pre.i[:]), np.asarray(monitor_pre.t_[:])
-        values = np.asarray(getattr(monitor, variable + "_"))  # (synapses, steps)
-        by_pre = {}
-        for k, pre in enumerate(projection.i):
-            by_pre.setdefault(int(pre), []).append(k)
+        values = np.asarray(getattr(monitor, variable + "_"))  # (recorded synapses, steps)
+        by_pre: dict[int, list[tuple[int, int]]] = {}
+        for row, k in enumerate(projection.record_weights):
+            by_pre.setdefault(int(projection.i[k]), []).append((row, int(k)))
         synapse, times, weights = [], [], []
         for pre, t in zip(spike_i, spike_t, strict=True):
             step = round(t / self.spec.dt)
-            for k in by_pre.get(int(pre), ()):
+            for row, k in by_pre.get(int(pre), ()):
                 synapse.append(k)
                 times.append(t)
-                weights.append(values[k, step])
-        return WeightRecord(np.array(synapse, dtype=int), np.array(times, dtype=float), np.array(weights, dtype=float))
+                weights.append(values[row, step])
+        return WeightRecord(
+            np.array(synapse, dtype=int), np.array(times, dtype=float), np.array(weights, dtype=float), final
+        )
 
 
 def _target_name(group) -> str:
@@ -218,12 +220,17 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
                     built.run_args[getattr(synapses, name)] = value * b2.Quantity(1, dim=synapses.variables[name].dim)
         synapses.pre.when = "after_resets"  # docs/semantics.md: input after threshold and reset
         built.objects.append(synapses)
-        if projection.record_weights:
+        if projection.record_weights is not None:
             variable = "w" if projection.synapse is None else OUT
             monitor = b2.StateMonitor(
-                synapses, variable, record=True, when="end", name=f"sn_projection{k}_weights{unique}", **clock
+                synapses,
+                variable,
+                record=projection.record_weights,
+                when="end",
+                name=f"sn_projection{k}_weights{unique}",
+                **clock,
             )
-            built.weights[projection.name] = (projection, monitor, variable)
+            built.weights[projection.name] = (projection, monitor, variable, synapses)
             built.objects.append(monitor)
             if projection.pre not in built.pre_spikes:
                 pre = built.monitors.get(projection.pre, (None,))[0]

@@ -240,7 +240,7 @@ class NestPyNN(Backend):
                 )
             recorders = {}
             for k, projection in enumerate(spec.projections):
-                if projection.synapse is not None or projection.record_weights:
+                if projection.synapse is not None or projection.record_weights is not None:
                     recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
                     continue
                 rows = np.column_stack(
@@ -266,7 +266,7 @@ class NestPyNN(Backend):
                 results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name])
                 results[pop.name].info["run_seconds"] = seconds
             for projection in spec.projections:
-                if projection.record_weights:
+                if projection.record_weights is not None:
                     results[projection.name] = _weights(projection, nodes, recorders[projection.name], spec.dt)
             return results
         finally:
@@ -305,13 +305,14 @@ def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
     synapse = projection.synapse
     model = "static_synapse" if synapse is None else cell_type.synapse_models[synapse.name]
     recorder = None
-    if projection.record_weights:
+    if projection.record_weights is not None:
         recorder = nest.Create("weight_recorder")
         copy = f"{model}_sn_recorded{k}"
         if copy not in nest.synapse_models:
             nest.CopyModel(model, copy)
         nest.SetDefaults(copy, {"weight_recorder": recorder})
         model = copy
+        recorder = (recorder, copy)
     pre = np.asarray(nodes[projection.pre].node_collection.tolist())
     post = np.asarray(nodes[projection.post].node_collection.tolist())
     syn_spec = {
@@ -329,8 +330,11 @@ def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
     return recorder
 
 
-def _weights(projection, nodes: dict, recorder, dt: float) -> WeightRecord:
+def _weights(projection, nodes: dict, recorded, dt: float) -> WeightRecord:
     """The weight recorder's events as a :class:`WeightRecord` (emission times, Brian2's clock)."""
+    import nest
+
+    recorder, recorder_model = recorded
     events = recorder.get("events")
     pre = np.asarray(nodes[projection.pre].node_collection.tolist())[projection.i]
     post = np.asarray(nodes[projection.post].node_collection.tolist())[projection.j]
@@ -344,4 +348,9 @@ def _weights(projection, nodes: dict, recorder, dt: float) -> WeightRecord:
         [index[(int(a), int(b))] for a, b in zip(events["senders"], events["targets"], strict=True)], dtype=int
     )
     times = np.asarray(events["times"], dtype=float) * 1e-3 - dt  # NEST stamps the end of the step
-    return WeightRecord(synapse, times, np.asarray(events["weights"], dtype=float))
+    keep = np.isin(synapse, projection.record_weights)
+    final = np.zeros(len(pre))
+    connections = nest.GetConnections(synapse_model=recorder_model).get(["source", "target", "weight"])
+    for a, b, w in zip(connections["source"], connections["target"], connections["weight"], strict=True):
+        final[index[(int(a), int(b))]] = w
+    return WeightRecord(synapse[keep], times[keep], np.asarray(events["weights"], dtype=float)[keep], final)
