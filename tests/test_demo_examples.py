@@ -55,3 +55,28 @@ def test_balanced_network_example_is_asynchronous_and_irregular(tmp_path):
         # inhibition-dominated: moderate rates (not the 500 Hz of runaway excitation), irregular
         assert 2 < rate < 60 and 0.5 < cv < 1.5, line
     assert (tmp_path / "balanced_brian2.nix").exists() and (tmp_path / "balanced_brian2.png").exists()
+
+
+@pytest.mark.slow
+def test_mixed_network_example_runs_both_models(tmp_path):
+    result = run_example("mixed_network.py", "--duration", "300 ms", "--out", str(tmp_path))
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines()[:3])  # "rs: 19.9 Hz, ISI CV 0.66"
+    assert set(lines) == {"rs", "ib", "inh"}
+    for population, text in lines.items():
+        rate = float(text.split()[0])
+        assert 2 < rate < 80, (population, text)  # every population active, none runaway
+    assert (tmp_path / "mixed_brian2.nix").exists() and (tmp_path / "mixed_brian2.png").exists()
+
+
+@pytest.mark.slow
+def test_stdp_example_depresses_most_weights_and_the_rate(tmp_path):
+    result = run_example("stdp.py", "--duration", "6 s", "--inputs", "200", "--out", str(tmp_path))
+    rate_line, weight_line = result.stdout.splitlines()[:2]
+    # "output rate: 36.3 Hz in the first fifth, 19.5 Hz in the last"
+    first, last = (float(part.split(" Hz")[0].split()[-1]) for part in rate_line.split(", "))
+    assert last < first, rate_line
+    # "final weights: 38% below 0.2 w_max, 23% above 0.8 w_max": the initial weights are uniform
+    # (20% in each band); additive STDP pushes weights out of the middle towards both bounds
+    low, high = (float(part.split("%")[0].split()[-1]) for part in weight_line.split(", "))
+    assert low > 25 and high > 12 and low + high > 45, weight_line
+    assert (tmp_path / "stdp_brian2.png").exists()

@@ -139,7 +139,10 @@ def test_network_block_structure_and_per_neuron_values():
     drawn = mixed_network().spec("50 ms").populations[0].parameters["E_L"]  # a fresh network, the same seed
     np.testing.assert_allclose(signals["v"].magnitude[0], drawn * 1e3)
     assert 0.5e-3 < np.std(drawn) < 1.5e-3
-    assert block.annotations["backend"] == "brian2" and "cells->cells: cells -> cells (gaba, static): 200" in block.annotations["projections"]
+    assert (
+        block.annotations["backend"] == "brian2"
+        and "cells->cells: cells -> cells (gaba, static): 200" in block.annotations["projections"]
+    )
 
 
 @pytest.mark.nest

@@ -136,7 +136,7 @@ def test_additive_stdp_follows_the_pair_rule():
     w_max, w0 = 100.0, 40.0  # pA
     seen = t_post + d
     potentiated = w0 + 0.01 * w_max * math.exp(-(seen - 0.010) / 16.8e-3)
-    depressed = potentiated - 0.0105 * w_max * math.exp(-(0.040 - seen) / 33.7e-3)
+    depressed = potentiated - 0.0053 * w_max * math.exp(-(0.040 - seen) / 33.7e-3)
     # pA; the formula and Brian2 round differently (1e-12 relative)
     np.testing.assert_allclose(weights, [w0, depressed], rtol=1e-12)
     assert depressed != pytest.approx(w0, abs=0.1)  # the trajectory moved
@@ -193,7 +193,7 @@ def test_the_reference_trajectories_change(reference):
     for (_, synapse, weights, _), _ in reference.values():
         assert len(weights) == 24
         for k in range(4):
-            assert np.ptp(weights[synapse == k]) > 1.0  # pA: every synapse changes
+            assert np.ptp(weights[synapse == k]) > 0.3  # pA: every synapse changes
 
 
 @pytest.mark.nest

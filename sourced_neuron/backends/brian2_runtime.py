@@ -136,7 +136,7 @@ class Built:
         return results
 
     def _weights(self, projection: ProjectionSpec, monitor, variable: str, final: np.ndarray) -> WeightRecord:
-        """The weight each presynaptic spike transmitted, read at the end of its emission step."""
+        """The weight each presynaptic spike transmitted, read at the end of its arrival step."""
         monitor_pre = self.pre_spikes[projection.pre]
         if monitor_pre is None:
             source = next(s for s in self.spec.sources if s.name == projection.pre)
@@ -148,12 +148,15 @@ class Built:
         for row, k in enumerate(projection.record_weights):
             by_pre.setdefault(int(projection.i[k]), []).append((row, int(k)))
         synapse, times, weights = [], [], []
+        delays = np.round(np.asarray(projection.delays) / self.spec.dt).astype(int)
         for pre, t in zip(spike_i, spike_t, strict=True):
             step = round(t / self.spec.dt)
             for row, k in by_pre.get(int(pre), ()):
-                synapse.append(k)
-                times.append(t)
-                weights.append(values[row, step])
+                arrival = step + delays[k] if projection.synapse is not None else step
+                if arrival < values.shape[1]:
+                    synapse.append(k)
+                    times.append(t)
+                    weights.append(values[row, arrival])
         return WeightRecord(
             np.array(synapse, dtype=int), np.array(times, dtype=float), np.array(weights, dtype=float), final
         )
@@ -205,12 +208,12 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
             synapses = _plastic(b2, built, projection, lowered, k, unique, clock)
         synapses.connect(i=projection.i, j=projection.j)
         synapses.w_ = projection.weights
-        if projection.synapse is None:
-            synapses.delay_ = projection.delays
-        else:
-            synapses.transmit.delay_ = projection.delays
+        synapses.delay_ = projection.delays
+        if projection.synapse is not None:
             if projection.synapse.on_post:
-                synapses.post.delay_ = projection.delays  # dendritic: the synapse sees a postsynaptic spike d later
+                synapses.post.delay_ = 2 * projection.delays  # see _plastic
+            if projection.synapse.equations:
+                synapses.lastupdate_ = projection.delays
             for name, value in projection.synapse_initial.items():
                 setattr(synapses, name + "_", value)
             for name, value in projection.synapse_parameters.items():
@@ -323,19 +326,19 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
     return group, (spikes, states)
 
 
-#: The synapse variable a plastic synapse's transmitted weight is kept in until it is delivered.
+#: The synapse variable that holds the weight a plastic synapse transmits (recorded from there).
 OUT = "sn_out"
 
 
 def _plastic(b2, built: Built, projection: ProjectionSpec, lowered, k: int, unique: str, clock: dict):
     """The ``Synapses`` of a plastic projection (docs/semantics.md, "Plastic synapses").
 
-    The delay is dendritic, as in NEST: pathway ``pre`` (no delay) runs the synapse's
-    statements when the presynaptic neuron fires and keeps the weight to transmit in
-    ``sn_out``; pathway ``transmit`` delivers it after the delay; pathway ``post`` sees a
-    postsynaptic spike after the delay. In a step, ``post`` runs first (slot ``synapses``),
-    then ``transmit``, then ``pre`` (both after resets), so a weight in flight is delivered
-    before the next spike of the same neuron replaces it.
+    The delay ``d`` is dendritic, as in NEST. The synapse runs on a clock shifted by ``d``: a
+    presynaptic spike is handled on arrival (pathway ``pre``, delay ``d``: the statements, then
+    the transmission of the weight computed then), a postsynaptic spike ``2 d`` after it is
+    emitted (pathway ``post``), and the last-event time starts at ``d``. Every interval the
+    synapse sees, and the order of its events (``post`` in slot ``synapses``, before ``pre``
+    after resets), is then NEST's, and the weight needs no storage while in flight.
     """
     import re
 
@@ -351,17 +354,13 @@ def _plastic(b2, built: Built, projection: ProjectionSpec, lowered, k: int, uniq
         for name, value in synapse.parameters
     ]
     deliver = re.sub(r"\bw\b", OUT, lowered.on_pre[projection.receptor])
-    pathways = {"pre": "\n".join([*synapse.on_pre, f"{OUT} = {synapse.transmit}"]), "transmit": deliver}
-    synapses = b2.Synapses(
+    return b2.Synapses(
         built.groups[projection.pre],
         built.groups[projection.post],
         "\n".join(lines),
-        on_pre=pathways,
+        on_pre="\n".join([*synapse.on_pre, f"{OUT} = {synapse.transmit}", deliver]),
         on_post="\n".join(synapse.on_post) or None,
         **clock,
         namespace={},
         name=f"sn_projection{k}{unique}",
     )
-    synapses.transmit.when = "after_resets"
-    synapses.transmit.order = -1
-    return synapses

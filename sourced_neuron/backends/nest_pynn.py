@@ -209,10 +209,11 @@ class NestPyNN(Backend):
             for projection in spec.projections:
                 if projection.synapse is not None:
                     plastic.setdefault(projection.post, {})[projection.synapse.structure_hash()] = projection.synapse
+            # every module is loaded before the first node exists (NEST refuses modules after that)
             for pop in spec.populations:
-                cell_type = pynn_cell_type(pop.model, tuple(plastic.get(pop.name, {}).values()))
-                cell_types[pop.name] = cell_type
-                population = sim.Population(pop.size, cell_type(), label=pop.name)
+                cell_types[pop.name] = pynn_cell_type(pop.model, tuple(plastic.get(pop.name, {}).values()))
+            for pop in spec.populations:
+                population = sim.Population(pop.size, cell_types[pop.name](), label=pop.name)
                 if pop.parameters:
                     population.set(**pop.parameters)
                 population.initialize(**pop.initial)
@@ -267,7 +268,9 @@ class NestPyNN(Backend):
                 results[pop.name].info["run_seconds"] = seconds
             for projection in spec.projections:
                 if projection.record_weights is not None:
-                    results[projection.name] = _weights(projection, nodes, recorders[projection.name], spec.dt)
+                    results[projection.name] = _weights(
+                        projection, nodes, recorders[projection.name], spec.dt, spec.n_steps
+                    )
             return results
         finally:
             sim.end()
@@ -330,8 +333,11 @@ def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
     return recorder
 
 
-def _weights(projection, nodes: dict, recorded, dt: float) -> WeightRecord:
-    """The weight recorder's events as a :class:`WeightRecord` (emission times, Brian2's clock)."""
+def _weights(projection, nodes: dict, recorded, dt: float, n_steps: int) -> WeightRecord:
+    """The weight recorder's events as a :class:`WeightRecord` (emission times, Brian2's clock).
+
+    A plastic synapse handles a spike at its emission on NEST; spikes that would arrive after
+    the end of the run are left out, as on Brian2, which handles them on arrival."""
     import nest
 
     recorder, recorder_model = recorded
@@ -349,6 +355,9 @@ def _weights(projection, nodes: dict, recorded, dt: float) -> WeightRecord:
     )
     times = np.asarray(events["times"], dtype=float) * 1e-3 - dt  # NEST stamps the end of the step
     keep = np.isin(synapse, projection.record_weights)
+    if projection.synapse is not None:
+        arrival = np.round(times / dt).astype(int) + np.round(projection.delays[synapse] / dt).astype(int)
+        keep &= arrival < n_steps
     final = np.zeros(len(pre))
     connections = nest.GetConnections(synapse_model=recorder_model).get(["source", "target", "weight"])
     for a, b, w in zip(connections["source"], connections["target"], connections["weight"], strict=True):
