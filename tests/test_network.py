@@ -166,3 +166,35 @@ def test_network_matches_on_brian2_and_nest():
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)
     np.testing.assert_allclose(signals_n["v"], signals_b["v"], rtol=0, atol=1e-9)  # mV: rounding only
     np.testing.assert_allclose(signals_n["g_gaba"], signals_b["g_gaba"], rtol=1e-9, atol=1e-12)  # nS
+
+
+def two_model_network(seed=5):
+    """Izhikevich and LIF populations connected both ways (each model has its own NEST module)."""
+    net = sn.Network(seed=seed)
+    net.population("izh", "izhikevich", 30, preset="rs")
+    net.population("lif", "lif", 20, params={"v": {"uniform": ["-65 mV", "-55 mV"]}})
+    net.poisson("drive", 40, rate="20 Hz")
+    net.connect("drive", "izh", "fixed_indegree", indegree=10, weight="6 pA", receptor="exc")
+    net.connect("drive", "lif", "fixed_indegree", indegree=10, weight="120 pA", receptor="exc")
+    net.connect("izh", "lif", "fixed_probability", p=0.3, weight="40 pA", delay="1.2 ms", receptor="exc")
+    net.connect("lif", "izh", "fixed_probability", p=0.3, weight="-4 pA", delay="0.8 ms", receptor="inh")
+    net.record("izh", ["spikes", "v"])
+    net.record("lif", ["spikes"])
+    return net
+
+
+@pytest.mark.nest
+@pytest.mark.slow
+def test_two_models_match_on_brian2_and_nest():
+    reason = backend_status()["nest"]
+    if reason:
+        pytest.skip(reason)
+    runs = {}
+    for backend in ("brian2", "nest"):
+        segment = two_model_network().run("200 ms", backend=backend).segments[0]
+        runs[backend] = [st.magnitude for st in segment.spiketrains], segment.analogsignals[0].magnitude
+    (trains_b, v_b), (trains_n, v_n) = runs["brian2"], runs["nest"]
+    assert sum(map(len, trains_b[:30])) > 20 and sum(map(len, trains_b[30:])) > 20  # both populations fire
+    for x, y in zip(trains_b, trains_n, strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)  # ms: identical up to stamp rounding
+    np.testing.assert_allclose(v_n, v_b, rtol=0, atol=1e-6)  # mV: the same printed Euler step, rounding only
