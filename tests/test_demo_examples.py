@@ -70,13 +70,14 @@ def test_mixed_network_example_runs_both_models(tmp_path):
 
 @pytest.mark.slow
 def test_stdp_example_depresses_most_weights_and_the_rate(tmp_path):
-    result = run_example("stdp.py", "--duration", "6 s", "--inputs", "200", "--out", str(tmp_path))
+    result = run_example("stdp.py", "--duration", "5 s", "--out", str(tmp_path))
     rate_line, weight_line = result.stdout.splitlines()[:2]
     # "output rate: 36.3 Hz in the first fifth, 19.5 Hz in the last"
     first, last = (float(part.split(" Hz")[0].split()[-1]) for part in rate_line.split(", "))
     assert last < first, rate_line
-    # "final weights: 38% below 0.2 w_max, 23% above 0.8 w_max": the initial weights are uniform
-    # (20% in each band); additive STDP pushes weights out of the middle towards both bounds
+    # "final weights: 27% below 0.2 w_max, 18% above 0.8 w_max": the initial weights are uniform
+    # (20% in each band, 40% in both); additive STDP pushes weights out of the middle towards
+    # both bounds (measured 45% after 5 s, 61% after 30 s)
     low, high = (float(part.split("%")[0].split()[-1]) for part in weight_line.split(", "))
-    assert low > 25 and high > 12 and low + high > 45, weight_line
+    assert low > 20 and high > 15 and low + high > 42, weight_line
     assert (tmp_path / "stdp_brian2.png").exists()
