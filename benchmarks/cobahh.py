@@ -26,19 +26,21 @@ compilation excluded and already cached (a first, untimed run builds them); medi
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
-import os
-import platform
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from harness import emit, report, run_brian2, run_variants, set_brian2_device, threads
 
 VARIANTS = ("sn:brian2", "hand:runtime", "sn:brian2-cpp", "hand:cpp_standalone", "sn:nest", "nest-builtin")
+PAIRS = (
+    ("sn:brian2", "hand:runtime"),
+    ("sn:brian2-cpp", "hand:cpp_standalone"),
+    ("sn:brian2-cuda", "hand:cuda_standalone"),
+    ("sn:nest", "nest-builtin"),
+    ("hand:cpp_standalone", "hand:cuda_standalone"),
+    ("sn:brian2-cpp", "sn:brian2-cuda"),
+)
 SEED = 2007
 
 
@@ -91,17 +93,7 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
     spec = network(n).spec("1 s")
     folder = str(Path(f"out/bench/cobahh_hand_{device}_{n}"))
     b2.defaultclock.dt = 0.1 * b2.ms
-    if device == "cpp_standalone":
-        b2.set_device("cpp_standalone", directory=folder, build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = int(os.environ.get("SOURCED_NEURON_THREADS") or os.cpu_count())
-    elif device == "cuda_standalone":
-        import brian2cuda  # noqa: F401
-
-        b2.set_device("cuda_standalone", directory=folder, build_on_run=False)
-        flags = [f for f in b2.prefs.codegen.cpp.extra_compile_args_gcc if not f.startswith("-std=")]
-        b2.prefs.codegen.cpp.extra_compile_args_gcc = [*flags, "-std=c++17"]
-        backend = b2.prefs.devices.cuda_standalone.cuda_backend
-        backend.extra_compile_args_nvcc = [*backend.extra_compile_args_nvcc, "-std=c++17"]
+    set_brian2_device(b2, device, folder)
     namespace = {
         "Cm": 200 * b2.pF,
         "gl": 10 * b2.nS,
@@ -136,13 +128,8 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
         synapses.delay = 0.1 * b2.ms
         objects.append(synapses)
     spikes = b2.SpikeMonitor(group)
-    net = b2.Network(*objects, spikes)
-    started = time.perf_counter()
-    net.run(1 * b2.second, namespace={})
-    if device == "runtime":
-        return time.perf_counter() - started, int(spikes.num_spikes)
-    b2.device.build(directory=folder, compile=True, run=True, with_output=False)
-    return b2.device._last_run_time, int(spikes.num_spikes)
+    seconds = run_brian2(b2, b2.Network(*objects, spikes), 1 * b2.second, device, folder)
+    return seconds, int(spikes.num_spikes)
 
 
 def run_sn(n: int, backend: str) -> tuple[float, int]:
@@ -159,7 +146,7 @@ def run_nest_builtin(n: int) -> tuple[float, int]:
     spec = network(n, conductances=False).spec("1 s")
     nest.ResetKernel()
     nest.resolution = 0.1
-    nest.local_num_threads = int(os.environ.get("SOURCED_NEURON_THREADS") or os.cpu_count())
+    nest.local_num_threads = threads()
     (population,) = spec.populations
     cells = nest.Create("hh_cond_exp_traub", n)
     initial = population.initial
@@ -204,45 +191,10 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        seconds, spikes = one(args.one, args.neurons)
-        print(json.dumps({"seconds": seconds, "spikes": spikes}))
+        emit(*one(args.one, args.neurons))
         return
-    results = {}
-    for variant in args.variants.split(","):
-        times, spikes = [], None
-        for repeat in range(args.repeats + 1):  # the first run builds (code generation, compilation)
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", variant, "--neurons", str(args.neurons)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            data = json.loads(out.stdout.strip().splitlines()[-1])
-            if repeat:
-                times.append(data["seconds"])
-            spikes = data["spikes"]
-        results[variant] = (statistics.median(times), spikes)
-        print(f"{variant:22s} {results[variant][0]:8.2f} s  {spikes} spikes", flush=True)
-    versions = []
-    for package in ("brian2", "brian2cuda", "nest-simulator"):
-        try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    print(
-        f"\nCOBAHH, N = {args.neurons}, 1 s; {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-        + ", ".join(versions)
-    )
-    for generated, reference in (
-        ("sn:brian2", "hand:runtime"),
-        ("sn:brian2-cpp", "hand:cpp_standalone"),
-        ("sn:brian2-cuda", "hand:cuda_standalone"),
-        ("sn:nest", "nest-builtin"),
-        ("hand:cpp_standalone", "hand:cuda_standalone"),
-        ("sn:brian2-cpp", "sn:brian2-cuda"),
-    ):
-        if generated in results and reference in results:
-            print(f"  {generated} / {reference}: {results[generated][0] / results[reference][0]:.3f}")
+    results = run_variants(__file__, args.variants.split(","), args.repeats, ["--neurons", str(args.neurons)])
+    report(f"COBAHH, N = {args.neurons}, 1 s", results, PAIRS)
 
 
 if __name__ == "__main__":
