@@ -178,6 +178,46 @@ def _abstract_code(model: NeuronModel, frozen: frozenset[str]) -> list[tuple[str
     return pairs
 
 
+def _hoisted(model: NeuronModel, pairs: list[tuple[str, str]], tag: str):
+    """Brian2's loop-invariant hoisting of a step: (invariants, statements).
+
+    Brian2 evaluates what depends only on parameters and ``dt`` once per run (``_lio_`` values)
+    and the rest per neuron and step; the same split, computed by Brian2's own optimiser with the
+    model's parameters as constants, goes into NESTML's ``internals`` (computed once per neuron
+    when its parameters are set) and the update block. Both simulators then evaluate the same
+    expressions, and NEST no longer calls ``exp`` per neuron and step for constants.
+    """
+    import re
+
+    from brian2.codegen.optimisation import optimise_statements
+    from brian2.codegen.translation import make_statements
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+    from brian2.core.variables import ArrayVariable, Constant
+    from brian2.devices import get_device
+
+    if not pairs:
+        return [], []
+    code = "\n".join(f"{target} = {expression}" for target, expression in pairs)
+    parameters = model.parameter_values()
+    variables: dict = dict(DEFAULT_FUNCTIONS)
+    names = {n.id for _, e in pairs for n in ast.walk(ast.parse(e, mode="eval")) if isinstance(n, ast.Name)}
+    for name in names | {target for target, _ in pairs}:
+        if name in DEFAULT_FUNCTIONS:
+            continue
+        if name in parameters or name == "dt" or (name in ex.UNITS and name not in model.names()):
+            variables[name] = Constant(name, value=1.0)  # a value that is the same in every step
+        else:
+            variables[name] = ArrayVariable(name, owner=None, size=1, device=get_device())
+    scalar, vector = make_statements(code, variables, float)
+    scalar, vector = optimise_statements(scalar, vector, variables)
+
+    def rename(text: str) -> str:  # the held version of the step gets its own invariants
+        return re.sub(r"\b_lio_(\d+)\b", rf"_lio{tag}_\1", text)
+
+    invariants = [(rename(s.var), rename(s.expr)) for s in scalar]
+    return invariants, [(rename(s.var), rename(s.expr)) for s in vector]
+
+
 def _stored_step(lines: list[str], method: str) -> Path:
     """Where Brian2's step for these equations is kept: deriving it (sympy; ``exact`` solves the
     linear system symbolically) can take seconds, and a process that only loads a cached NEST
@@ -260,7 +300,7 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
 
     subexpressions = {e.name: e.expression for e in model.equations if e.kind == "subexpression"}
     adaptive = model.numerics.method == "rkf45"
-    odes, inlines, integrate_held = [], [], None
+    odes, inlines, integrate_held, invariants = [], [], None, []
     if adaptive:  # NESTML's GSL rkf45 (see docs/semantics.md), with the ODEs in SI units per ms (NEST's time unit)
         normal, refractory = [], []
         odes = [(e.name, printer.expression(e.expression)) for e in model.equations if e.kind == "differential"]
@@ -268,8 +308,14 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         if flagged and model.refractory:
             integrate_held = [e.name for e in model.equations if e.kind == "differential" and e.name not in flagged]
     else:
-        normal = statements(_abstract_code(model, frozenset()))
-        refractory = statements(_abstract_code(model, flagged)) if flagged and model.refractory else []
+        invariants_normal, step = _hoisted(model, _abstract_code(model, frozenset()), "")
+        normal = statements(step)
+        invariants = [(printer.name(n), printer.expression(e)) for n, e in invariants_normal]
+        refractory = []
+        if flagged and model.refractory:
+            invariants_held, step = _hoisted(model, _abstract_code(model, flagged), "r")
+            refractory = statements(step)
+            invariants += [(printer.name(n), printer.expression(e)) for n, e in invariants_held]
     needed_after = _needed_subexpressions(model, subexpressions, held)
     reset = []
     for statement in model.reset:
@@ -302,6 +348,7 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         held_in_refractoriness=bool(flagged and model.refractory),
         odes=odes,
         inlines=inlines,
+        invariants=invariants,
         integrate_held=integrate_held,
         refractory_kind=refractory_kind,
         refractory_duration=duration,
