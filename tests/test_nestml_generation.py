@@ -19,7 +19,7 @@ def test_library_models_generate(name):
     model = sn.load_model(name)
     text = sn.export(model, "nestml")
     assert f"model {nestml_model_name(model)}:" in text
-    assert "I_ext pA <- continuous" in text and "sn_dt real = timestep() / 1 s" in text
+    assert "I_ext pA <- continuous" in text and "sn_dt real = resolution() / 1 s" in text
     assert "emit_spike()" in text
     for parameter in model.parameter_names:
         assert f"        {parameter} real = " in text
@@ -73,8 +73,10 @@ def test_receptor_ports_are_spike_inputs_with_onreceive_blocks():
 
 def test_white_noise_is_printed_as_brian2s_euler_maruyama_step():
     text = render(sn.load_model(NOISY))
-    assert "xi real = ((sn_dt ** 0.5) * random_normal(0.0, 1.0))" in text
-    assert "((sigma * xi) / (tau_m ** 0.5))" in text
+    # Brian2's step, split as Brian2 hoists it: sqrt(dt) and sigma/sqrt(tau_m) once per neuron
+    assert "sn_tmp_lio_1 real = (sn_dt ** 0.5)" in text
+    assert "xi real = (sn_tmp_lio_1 * random_normal(0.0, 1.0))" in text
+    assert "sn_tmp_lio_4 real = (sigma / (tau_m ** 0.5))" in text and "(sn_tmp_lio_4 * xi)" in text
 
 
 def test_presets_share_a_compiled_model_and_structure_changes_do_not():
