@@ -11,7 +11,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,11 +23,10 @@ def threads() -> int:
 
 
 def run_variants(script: str, variants: list[str], repeats: int, extra: list[str]) -> dict[str, tuple[float, int]]:
-    """Median simulation time and spike count of each variant, printed as they come with the
-    peak memory of the run (the larger of the Python process and the standalone program)."""
+    """Median simulation time and spike count of each variant, printed as they come."""
     results = {}
     for variant in variants:
-        times, spikes, memory = [], None, 0.0
+        times, spikes = [], None
         for repeat in range(repeats + 1):  # the first run builds
             out = subprocess.run(
                 [sys.executable, script, "--one", variant, *extra], capture_output=True, text=True, check=True
@@ -36,10 +34,9 @@ def run_variants(script: str, variants: list[str], repeats: int, extra: list[str
             data = json.loads(out.stdout.strip().splitlines()[-1])
             if repeat:
                 times.append(data["seconds"])
-                memory = max(memory, data["max_rss_mb"])
             spikes = data["spikes"]
         results[variant] = (statistics.median(times), spikes)
-        print(f"{variant:22s} {results[variant][0]:8.3f} s  {spikes} spikes  {memory:8.1f} MB peak", flush=True)
+        print(f"{variant:22s} {results[variant][0]:8.3f} s  {spikes} spikes", flush=True)
     return results
 
 
@@ -59,9 +56,8 @@ def report(title: str, results: dict[str, tuple[float, int]], pairs) -> None:
 
 
 def emit(seconds: float, spikes: int) -> None:
-    """What a ``--one`` run prints (peak resident memory in MB: Linux reports KiB)."""
-    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    print(json.dumps({"seconds": seconds, "spikes": spikes, "max_rss_mb": peak / 1024}))
+    """What a ``--one`` run prints."""
+    print(json.dumps({"seconds": seconds, "spikes": spikes}))
 
 
 def set_brian2_device(b2, device: str, folder: str) -> None:
