@@ -25,22 +25,12 @@ compilation excluded and already cached (a first, untimed run builds them); medi
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
-from harness import emit, report, run_brian2, run_variants, set_brian2_device, threads
+from harness import PAIRS, VARIANTS, main, run_brian2, set_brian2_device, threads, time_nest
 
-VARIANTS = ("sn:brian2", "hand:runtime", "sn:brian2-cpp", "hand:cpp_standalone", "sn:nest", "nest-builtin")
-PAIRS = (
-    ("sn:brian2", "hand:runtime"),
-    ("sn:brian2-cpp", "hand:cpp_standalone"),
-    ("sn:brian2-cuda", "hand:cuda_standalone"),
-    ("sn:nest", "nest-builtin"),
-    ("hand:cpp_standalone", "hand:cuda_standalone"),
-    ("sn:brian2-cpp", "sn:brian2-cuda"),
-)
+PAIRS = (*PAIRS, ("hand:cpp_standalone", "hand:cuda_standalone"), ("sn:brian2-cpp", "sn:brian2-cuda"))
 SEED = 2007
 
 
@@ -167,35 +157,15 @@ def run_nest_builtin(n: int) -> tuple[float, int]:
             "one_to_one",
             syn_spec={"weight": sign * projection.weights * 1e9, "delay": np.full(len(projection.i), 0.1)},
         )
-    recorder = nest.Create("spike_recorder")
-    nest.Connect(cells, recorder)
-    started = time.perf_counter()
-    nest.Simulate(1000.0)
-    return time.perf_counter() - started, int(recorder.n_events)
-
-
-def one(variant: str, n: int) -> tuple[float, int]:
-    kind, _, what = variant.partition(":")
-    if kind == "sn":
-        return run_sn(n, what)
-    if kind == "hand":
-        return run_hand(n, what)
-    return run_nest_builtin(n)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--neurons", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--one", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        emit(*one(args.one, args.neurons))
-        return
-    results = run_variants(__file__, args.variants.split(","), args.repeats, ["--neurons", str(args.neurons)])
-    report(f"COBAHH, N = {args.neurons}, 1 s", results, PAIRS)
+    return time_nest(nest, cells, 1000.0)
 
 
 if __name__ == "__main__":
-    main()
+    main(
+        __file__,
+        __doc__,
+        "COBAHH",
+        VARIANTS,
+        PAIRS,
+        {"sn": run_sn, "hand": run_hand, "nest-builtin": lambda n, _: run_nest_builtin(n)},
+    )

@@ -16,6 +16,16 @@ import subprocess
 import sys
 import time
 
+#: The variants every network benchmark runs (``--variants`` also takes the CUDA ones), and the
+#: generated/reference pairs whose ratios it prints.
+VARIANTS = ("sn:brian2", "hand:runtime", "sn:brian2-cpp", "hand:cpp_standalone", "sn:nest", "nest-builtin")
+PAIRS = (
+    ("sn:brian2", "hand:runtime"),
+    ("sn:brian2-cpp", "hand:cpp_standalone"),
+    ("sn:brian2-cuda", "hand:cuda_standalone"),
+    ("sn:nest", "nest-builtin"),
+)
+
 
 def threads() -> int:
     """Threads for C++ standalone and NEST: ``$SOURCED_NEURON_THREADS`` or every core."""
@@ -84,3 +94,32 @@ def run_brian2(b2, net, duration, device: str, folder: str) -> float:
         return time.perf_counter() - started
     b2.device.build(directory=folder, compile=True, run=True, with_output=False)
     return b2.device._last_run_time
+
+
+def time_nest(nest, cells, milliseconds: float) -> tuple[float, int]:
+    """Record the spikes of ``cells`` and time ``nest.Simulate``; (seconds, spikes)."""
+    recorder = nest.Create("spike_recorder")
+    nest.Connect(cells, recorder)
+    started = time.perf_counter()
+    nest.Simulate(milliseconds)
+    return time.perf_counter() - started, int(recorder.n_events)
+
+
+def main(script: str, doc: str, title: str, variants, pairs, runners: dict) -> None:
+    """The command line of a network benchmark. ``runners`` maps ``"sn"``, ``"hand"`` and
+    ``"nest-builtin"`` to functions ``(n, what) -> (seconds, spikes)``; a variant is
+    ``kind:what`` (``sn:brian2-cpp``, ``hand:cpp_standalone``) or ``nest-builtin``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--neurons", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(variants))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        kind, _, what = args.one.partition(":")
+        emit(*runners[kind](args.neurons, what))
+        return
+    results = run_variants(script, args.variants.split(","), args.repeats, ["--neurons", str(args.neurons)])
+    report(f"{title}, N = {args.neurons}, 1 s", results, pairs)
