@@ -26,7 +26,6 @@ postsynaptic spike is handled before a presynaptic arrival in the same step.
 
 from __future__ import annotations
 
-import ast
 import functools
 import hashlib
 from dataclasses import dataclass
@@ -281,11 +280,10 @@ class _SynapseBuilder(_Builder):
         on_pre = self.statements("on_pre", {WEIGHT, *(eq.name for eq in equations)}, defined)
         on_post = self.statements("on_post", {WEIGHT, *(eq.name for eq in equations)}, defined)
         transmit = self.data.get("transmit", WEIGHT)
-        if not isinstance(transmit, str) or self.parse(transmit, "transmit") is None:
-            if not isinstance(transmit, str):
-                self.problem("transmit must be an expression such as 'w' or 'u * x * w'", "transmit")
-            transmit = WEIGHT
-        transmit = ex.normalise(ex.parse(transmit)) if isinstance(transmit, str) else WEIGHT
+        tree = self.parse(transmit, "transmit") if isinstance(transmit, str) else None
+        if not isinstance(transmit, str):
+            self.problem("transmit must be an expression such as 'w' or 'u * x * w'", "transmit")
+        transmit = ex.normalise(tree) if tree is not None else WEIGHT
         if self.problems:
             raise ModelError(self.problems)
         model = SynapseModel(
@@ -467,13 +465,9 @@ def load_synapse(name_or_path: str | Path | SynapseModel) -> SynapseModel:
             return build_synapse(path.read_text(encoding="utf-8"), str(path))
         except FileNotFoundError:
             raise ModelError(Diagnostic("no such file", str(path))) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelError(Diagnostic(f"cannot read the file: {exc}", str(path))) from None
     raise InputError(
         f"no library synapse model {text!r}{did_you_mean(text, library_synapses())}; "
         f"library synapse models: {', '.join(library_synapses())}"
     )
-
-
-def statement_parts(statement: str) -> tuple[str, str, ast.expr]:
-    """A checked statement as (target, operator, expression tree)."""
-    target, op, expression = statement.split(" ", 2)
-    return target, op, ex.parse(expression)
