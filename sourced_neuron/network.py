@@ -200,6 +200,22 @@ class Network:
         self._sources[name] = _Source(name, len(trains), times=trains)
         return name
 
+    def replay(self, name: str, path: str | Path, population: str | None = None) -> str:
+        """Add spike sources that fire the spikes recorded in a file; returns the name.
+
+        Parameters
+        ----------
+        path : str or Path
+            A CSV spike table (:func:`sourced_neuron.io.write_spike_csv`) or a Neo file
+            (``.nix``, ``.nwb``, ``.pkl``) of an earlier run: one source per spike train, in the
+            file's order.
+        population : str, optional
+            Replay only this population's trains.
+        """
+        from .io import read_spike_trains
+
+        return self.spike_source(name, read_spike_trains(path, population))
+
     def connect(
         self,
         pre: str,

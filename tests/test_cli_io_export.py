@@ -26,7 +26,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("suffix", [".nix", ".pkl"])
+@pytest.mark.parametrize("suffix", [".nix", ".nwb", ".pkl"])
 def test_neo_round_trip_keeps_units_and_annotations(tmp_path, suffix):
     block = sn.simulate("izhikevich", duration="100 ms", preset="ch", stimulus="10 pA", n_neurons=2, record=("v", "u"))
     path = write_block(block, tmp_path / f"run{suffix}")
