@@ -12,6 +12,7 @@ from brian2 import amp
 
 from .errors import InputError
 from .model import AMP
+from .progress import iterate
 from .simulation import simulate
 from .units import as_quantity
 
@@ -108,11 +109,13 @@ def compare_backends(
     """
     if len(backends) < 2:
         raise InputError("compare needs at least two backends, e.g. brian2,nest")
-    blocks = [simulate(model, backend=name, **simulate_args) for name in backends]
+    progress = simulate_args.get("progress")
+    blocks = [simulate(model, backend=name, **simulate_args) for name in iterate(backends, "backends", progress)]
     curves: list[np.ndarray | None] = [None] * len(backends)
     if fi_currents is not None:
-        sweep_args = {k: v for k, v in simulate_args.items() if k in ("duration", "preset", "params", "dt")}
-        curves = [fi_curve(model, name, fi_currents, **sweep_args) for name in backends]
+        sweep_args = {k: v for k, v in simulate_args.items() if k in ("duration", "preset", "params", "dt", "progress")}
+        sweeps = iterate(backends, "f-I sweeps", progress)
+        curves = [fi_curve(model, name, fi_currents, **sweep_args) for name in sweeps]
     reference = blocks[0]
     dt = float(reference.annotations["dt"].rescale("ms").magnitude)
     ref_spikes = _spike_times(reference)

@@ -34,6 +34,7 @@ from .backends.base import WeightRecord
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import AMP, SECOND, NeuronModel
+from .progress import Progress
 from .stimulus import Stimulus
 from .synapse_model import SynapseModel, load_synapse
 from .units import as_quantity, format_quantity, neo_unit, si_to_neo
@@ -370,8 +371,11 @@ class Network:
 
     # --- running -----------------------------------------------------------------------
 
-    def run(self, duration: Any, backend: str = "brian2") -> neo.Block:
+    def run(self, duration: Any, backend: str = "brian2", progress: bool | None = None) -> neo.Block:
         """Simulate the network and return one Neo block.
+
+        ``progress`` shows a bar of simulated time: by default only on a terminal
+        (:mod:`sourced_neuron.progress`).
 
         Returns
         -------
@@ -390,7 +394,8 @@ class Network:
                     f"backend {backend!r} cannot integrate model {pop.model.name!r} (population {pop.name!r}) "
                     f"with method {method!r} here (it can: {', '.join(sorted(methods))})"
                 )
-        results = engine.run_network(spec)
+        with Progress(spec.n_steps * spec.dt, f"network on {backend}", progress) as bar:
+            results = engine.run_network(spec, bar)
         return _block(spec, results, backend)
 
     def spec(self, duration: Any) -> NetworkSpec:

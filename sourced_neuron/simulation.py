@@ -20,6 +20,7 @@ from .backends import RunResult, SimulationRequest, get_backend
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import INPUT, SECOND, NeuronModel
+from .progress import Progress
 from .stimulus import Stimulus
 from .units import as_quantity, format_quantity, si_to_neo
 
@@ -85,6 +86,7 @@ def simulate(
     record: Iterable[str] | str | None = ("v",),
     dt: Any = None,
     seed: int | None = None,
+    progress: bool | None = None,
 ) -> neo.Block:
     """Simulate ``n_neurons`` unconnected copies of a model and return the result as Neo.
 
@@ -112,6 +114,9 @@ def simulate(
         Overrides the model's ``numerics.dt``.
     seed : int, optional
         Seed of the random number generators.
+    progress : bool, optional
+        Show a progress bar of simulated time: by default only on a terminal
+        (:mod:`sourced_neuron.progress`).
 
     Returns
     -------
@@ -148,7 +153,8 @@ def simulate(
         )
     if request.stimulus.kind not in capabilities.stimuli:
         raise UnsupportedFeatureError(f"backend {backend!r} does not take a {request.stimulus.kind} stimulus")
-    result = engine.run(request)
+    with Progress(request.n_steps * request.dt, f"{request.model.name} on {backend}", progress) as bar:
+        result = engine.run(request, bar)
     return build_block(request, result, backend, preset)
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..model import NeuronModel
+from ..progress import Progress
 from ..stimulus import Stimulus
 from ..synapse_model import SynapseModel
 from ..units import si_magnitude
@@ -200,11 +201,12 @@ class Backend(ABC):
         """``None`` when usable here, else what is missing and how to install it."""
 
     @abstractmethod
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult | WeightRecord]:
+    def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult | WeightRecord]:
         """Simulate; returns each population's spikes and recorded variables, by name, and the
-        :class:`WeightRecord` of each projection whose weights are recorded, by its name."""
+        :class:`WeightRecord` of each projection whose weights are recorded, by its name.
+        ``progress`` is told the simulated time reached (where the simulator reports it)."""
 
-    def run(self, request: SimulationRequest) -> RunResult:
+    def run(self, request: SimulationRequest, progress: Progress | None = None) -> RunResult:
         """Simulate unconnected neurons (:func:`sourced_neuron.simulate`)."""
         spec = NetworkSpec.single(request)
-        return self.run_network(spec)[spec.populations[0].name]
+        return self.run_network(spec, progress)[spec.populations[0].name]

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SimulationError, UnsupportedFeatureError
 from ..model import METHODS, RKF45_ABSOLUTE_ERROR
+from ..progress import Progress
 from ..targets.brian2 import STIMULUS_NAME, brian2_unit, lower
 from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, ProjectionSpec, RunResult, WeightRecord
 
@@ -90,7 +91,7 @@ class Brian2Runtime(Backend):
             return "Brian2 is not installed (pip install 'brian2==2.10.1')"
         return None
 
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+    def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         import brian2 as b2
 
         with _errors(spec), _target(codegen_target()):
@@ -98,8 +99,15 @@ class Brian2Runtime(Backend):
                 b2.seed(spec.seed)
             built = build_objects(b2, spec, standalone=False)
             network = b2.Network(*built.objects)
+            duration = spec.n_steps * spec.dt
+            report = None
+            if progress is not None and progress.active:
+
+                def report(elapsed, completed, start, length):  # Brian2's report callback
+                    progress.advance_to(float(completed) * duration)
+
             started = time.perf_counter()
-            network.run(spec.n_steps * spec.dt * b2.second, namespace={})
+            network.run(duration * b2.second, namespace={}, report=report, report_period=0.5 * b2.second)
         return built.results(run_seconds=time.perf_counter() - started)
 
 

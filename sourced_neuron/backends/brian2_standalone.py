@@ -26,6 +26,7 @@ import numpy as np
 
 from ..cache import cache_root
 from ..model import METHODS
+from ..progress import Progress
 from ..targets.brian2 import lower
 from .base import Capabilities, NetworkSpec, RunResult
 from .brian2_runtime import Brian2Runtime, _errors, _gsl_available, build_objects
@@ -62,7 +63,7 @@ class Brian2CppStandalone(Brian2Runtime):
         """Device preferences, before the objects are made."""
         prefs.devices.cpp_standalone.openmp_threads = self.threads()
 
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+    def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         import brian2 as b2
         from brian2.devices.device import device, set_device
 
@@ -79,9 +80,14 @@ class Brian2CppStandalone(Brian2Runtime):
                 if spec.seed is not None:
                     b2.seed(spec.seed)
                 built = build_objects(b2, spec, standalone=True)
+                progress = progress or Progress(0, "", False)
+                progress.phase("generating code")
                 b2.Network(*built.objects).run(spec.n_steps * spec.dt * b2.second, namespace={})
+                progress.phase("compiling")
                 device.build(directory=str(folder), compile=True, run=False, with_output=False)
+                progress.phase("running the compiled program")  # it does not report back while running
                 device.run(directory=str(folder), with_output=False, run_args=built.run_args)
+                progress.advance_to(spec.n_steps * spec.dt)
                 # the simulation loop's own wall time, as Brian2 measures it (build excluded)
                 results = built.results(device=self.device, project=str(folder), run_seconds=device._last_run_time)
             finally:
@@ -127,10 +133,10 @@ class Brian2Cuda(Brian2CppStandalone):
         nvcc = [f for f in backend.extra_compile_args_nvcc if not f.startswith("-std=")]
         backend.extra_compile_args_nvcc = [*nvcc, "-std=c++17"]
 
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+    def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         import brian2cuda  # noqa: F401 - registers the cuda_standalone device
 
-        return super().run_network(spec)
+        return super().run_network(spec, progress)
 
 
 def project_key(spec: NetworkSpec, device: str, options: dict) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import InputError
 from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
+from ..progress import Progress
 from ..stimulus import Stimulus
 from ..units import si_magnitude
 from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult, WeightRecord
@@ -183,11 +184,11 @@ class NestPyNN(Backend):
             return str(exc)
         return None
 
-    def run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+    def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         with _quiet_pynn():
-            return self._run_network(spec)
+            return self._run_network(spec, progress)
 
-    def _run_network(self, spec: NetworkSpec) -> dict[str, RunResult]:
+    def _run_network(self, spec: NetworkSpec, progress: Progress | None) -> dict[str, RunResult]:
         import pyNN.nest as sim
         from pyNN.parameters import Sequence
 
@@ -260,7 +261,16 @@ class NestPyNN(Backend):
                     receptor_type=projection.receptor,
                 )
             started = time.perf_counter()
-            sim.run(spec.n_steps * dt_ms)
+            if progress is not None and progress.active:
+                # in about 100 pieces of whole steps, so the bar moves; one piece otherwise
+                done, piece = 0, max(1, spec.n_steps // 100)
+                while done < spec.n_steps:
+                    steps = min(piece, spec.n_steps - done)
+                    sim.run(steps * dt_ms)
+                    done += steps
+                    progress.advance_to(done * spec.dt)
+            else:
+                sim.run(spec.n_steps * dt_ms)
             seconds = time.perf_counter() - started
             results: dict = {}
             for pop in spec.populations:
