@@ -575,6 +575,12 @@ class EnergyEstimate:
         return self.atp_per_second / self.n_neurons
 
 
+def listed(block: neo.Block, key: str) -> list[str]:
+    """A list annotation of a block as strings (NIX files store a one-element list as a scalar)."""
+    value = block.annotations.get(key, [])
+    return [str(v) for v in (value if isinstance(value, list | tuple | np.ndarray) else [value])]
+
+
 _PROJECTION = re.compile(r"^(?P<name>.+): (?P<pre>\S+) -> (?P<post>\S+) \(.*\): (?P<count>\d+)$")
 
 
@@ -582,7 +588,7 @@ def _network_events(block: neo.Block, trains: list[neo.SpikeTrain]) -> tuple[flo
     """Synaptic events of a network run: each presynaptic spike times the projection's mean
     out-degree (its synapse count over the presynaptic size; exact for fixed out-degree)."""
     sizes = {}
-    for entry in block.annotations.get("populations", []) + block.annotations.get("sources", []):
+    for entry in listed(block, "populations") + listed(block, "sources"):
         name, _, rest = str(entry).partition(": ")
         sizes[name] = int(rest.split(" ")[0])
     spikes = {}
@@ -590,8 +596,8 @@ def _network_events(block: neo.Block, trains: list[neo.SpikeTrain]) -> tuple[flo
         key = train.annotations.get("population")
         spikes[key] = spikes.get(key, 0) + len(train)
     events, missing = 0.0, []
-    for entry in block.annotations.get("projections", []):
-        match = _PROJECTION.match(str(entry))
+    for entry in listed(block, "projections"):
+        match = _PROJECTION.match(entry)
         if match is None:
             raise InputError(f"cannot read the projection annotation {entry!r}")
         if match["pre"] not in spikes:
@@ -630,7 +636,7 @@ def energy(
     trains = spike_trains(data, population)
     sources = set()
     if isinstance(data, neo.Block):
-        sources = {str(s).partition(": ")[0] for s in data.annotations.get("sources", [])}
+        sources = {s.partition(": ")[0] for s in listed(data, "sources")}
     neurons = [t for t in trains if t.annotations.get("population") not in sources]
     if not neurons:
         raise InputError("no simulated neurons: these spike trains all belong to spike sources")

@@ -8,6 +8,7 @@ unavailable backend); set ``SOURCED_NEURON_DEBUG=1`` to see tracebacks of intern
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ import textwrap
 import traceback
 from collections.abc import Sequence
 
+from . import progress
 from .errors import ModelError, SourcedNeuronError
 
 __all__ = ["main"]
@@ -110,6 +112,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .io import read_block
+    from .report import analyze_block, format_report, write_figures
+
+    path = Path(args.file)
+    block = read_block(path)
+    report = analyze_block(block, args.population)
+    text = json.dumps(report, indent=2)
+    if args.json == "-":
+        print(text)
+    else:
+        sys.stdout.write(format_report(report))
+        target = Path(args.json) if args.json else path.with_name(f"{path.stem}_analysis.json")
+        target.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {target}")
+    if not args.no_figures:
+        folder = Path(args.figures) if args.figures else path.with_name(f"{path.stem}_figures")
+        written = write_figures(block, folder, args.population)
+        print(f"wrote {len(written)} figures to {folder}", file=sys.stderr if args.json == "-" else sys.stdout)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .targets import export
 
@@ -194,9 +220,58 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import plotting
+    from .errors import InputError
+
+    only = {
+        "population": ("raster", "isi", "rate", "spectrum"),
+        "threshold": ("voltage",),
+        "variable": ("voltage",),
+        "projection": ("weights", "weight-evolution"),
+        "currents": ("fi",),
+    }
+    for option, kinds in only.items():
+        if getattr(args, option) is not None and args.kind not in kinds:
+            allowed = f"{', '.join(kinds[:-1])} or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+            raise InputError(f"--{option} is for --kind {allowed}, not --kind {args.kind}")
+    out = args.out or Path(args.file).with_name(f"{Path(args.file).stem}_{args.kind}.png")
+    if args.kind == "fi":
+        from .compare import fi_curve
+
+        currents = [c.strip() for c in (args.currents or "").split(",") if c.strip()]
+        if len(currents) < 2:
+            raise InputError('--kind fi needs --currents with at least two currents, e.g. "0 pA,100 pA,200 pA"')
+        rates = fi_curve(args.file, args.backend, currents, duration=args.duration)
+        title = f"{Path(args.file).stem} on {args.backend} ({args.duration} per current)"
+        print(f"wrote {plotting.plot_fi(currents, {args.backend: rates}, out, title=title)}")
+        return 0
+    from .io import read_block
+
+    block = read_block(args.file)
+    if args.kind == "voltage":
+        path = plotting.plot_voltage(block, out, threshold=args.threshold, variable=args.variable)
+    elif args.kind in ("weights", "weight-evolution"):
+        draw = plotting.plot_weight_matrix if args.kind == "weights" else plotting.plot_weight_evolution
+        path = draw(block, out, projection=args.projection)
+    else:
+        draw = {
+            "raster": plotting.plot_raster,
+            "isi": plotting.plot_isi_histogram,
+            "rate": plotting.plot_population_rate,
+            "spectrum": plotting.plot_power_spectrum,
+        }[args.kind]
+        path = draw(block, out, population=args.population)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sourced-neuron``."""
     parser = _Parser(prog="sourced-neuron", description="Neuron models written once, run on several simulators.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars (shown on a terminal otherwise)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("models", help="list the library models").set_defaults(func=cmd_models)
@@ -220,9 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n-neurons", type=int, default=1)
     sim.add_argument("--record", default="v", help="comma-separated variables to record (default: v)")
     sim.add_argument("--seed", type=int)
-    sim.add_argument("--out", help="write the Neo block to FILE (.nix or .pkl)")
+    sim.add_argument("--out", help="write the Neo block to FILE (.nix, .nwb or .pkl)")
     sim.add_argument("--plot", help="write traces and raster to FILE.png")
     sim.set_defaults(func=cmd_simulate)
+
+    analyze = sub.add_parser("analyze", help="measure a stored run (Neo file): report, JSON and figures")
+    analyze.add_argument("file", help="a .nix, .nwb or .pkl file written by simulate --out or Network.run")
+    analyze.add_argument("--population", help="only this population")
+    analyze.add_argument("--json", help="where to write the JSON report (default FILE_analysis.json; - prints it)")
+    analyze.add_argument("--figures", help="folder of the figures (default FILE_figures/)")
+    analyze.add_argument("--no-figures", action="store_true", help="write no figures")
+    analyze.set_defaults(func=cmd_analyze)
 
     exp = sub.add_parser("export", help="print generated source of a model for a target")
     exp.add_argument("model")
@@ -252,6 +335,28 @@ def build_parser() -> argparse.ArgumentParser:
     backends = sub.add_parser("backends", help="list backends and whether they are usable here")
     backends.add_argument("--json", action="store_true")
     backends.set_defaults(func=cmd_backends)
+
+    plot = sub.add_parser(
+        "plot",
+        help="draw a saved run as PNG; --kind fi runs a model's f-I sweep",
+        description="Draw a run saved by 'simulate --out' or sourced_neuron.io.write_block, or (--kind fi) "
+        "simulate a model (library name or YAML file) at several currents and draw its f-I curve.",
+    )
+    plot.add_argument("file", help="a saved run (.nix, .pkl, ...); for --kind fi a model (library name or YAML file)")
+    plot.add_argument(
+        "--kind",
+        required=True,
+        choices=("raster", "voltage", "isi", "rate", "spectrum", "weights", "weight-evolution", "fi"),
+    )
+    plot.add_argument("--out", help="the PNG file (default: FILE with its suffix replaced by _KIND.png)")
+    plot.add_argument("--population", help="only this population (raster, isi, rate, spectrum)")
+    plot.add_argument("--threshold", help="voltage: a dashed line at this level, e.g. '-50 mV'")
+    plot.add_argument("--variable", help="voltage: the recorded signal to draw (default: the first)")
+    plot.add_argument("--projection", help="weights, weight-evolution: the projection (default: every one)")
+    plot.add_argument("--currents", help='fi: comma-separated currents, e.g. "0 pA,100 pA,200 pA"')
+    plot.add_argument("--backend", default="brian2", help="fi: the backend (default: brian2)")
+    plot.add_argument("--duration", default="1 s", help="fi: simulated time per current (default: 1 s)")
+    plot.set_defaults(func=cmd_plot)
     return parser
 
 
@@ -260,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.func(args)
+        with progress.quiet() if args.quiet else contextlib.nullcontext():
+            return args.func(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     except ModelError as exc:
