@@ -190,6 +190,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    import time
+
+    from .cards import write_card
+
+    started = time.perf_counter()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    path = write_card(args.model, out_dir=args.out, backends=backends, duration=args.duration)
+    print(f"wrote {path} and its figures in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from .cache import cache_root
     from .nestbuild import cache_entries, clear_cache
@@ -327,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--no-fi", dest="fi", action="store_false", help="skip the f-I sweep")
     cmp.set_defaults(func=cmd_compare)
+
+    card = sub.add_parser("card", help="write a model card: Markdown and figures, measured now")
+    card.add_argument("model", help="library model name or model file")
+    card.add_argument("--out", default="docs/models", help="folder of the card and its figures (default: docs/models)")
+    card.add_argument("--backends", help="comma-separated, the first usable is the reference (default: brian2,nest)")
+    card.add_argument("--duration", default="1 s", help="length of every measured run (default: 1 s)")
+    card.set_defaults(func=cmd_card)
 
     cache = sub.add_parser("cache", help="list or clear the cache of compiled NEST modules")
     cache.add_argument("action", choices=("list", "clear"), nargs="?", default="list")
