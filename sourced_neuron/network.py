@@ -396,7 +396,7 @@ class Network:
                 )
         with Progress(spec.n_steps * spec.dt, f"network on {backend}", progress) as bar:
             results = engine.run_network(spec, bar)
-        return _block(spec, results, backend)
+        return _block(spec, results, backend, self.seed)
 
     def spec(self, duration: Any) -> NetworkSpec:
         """The backend-independent description of a run: every random choice drawn."""
@@ -611,13 +611,14 @@ def _values(value: Any, n: int, dimension, what: str, rng) -> float | np.ndarray
     return array.copy()
 
 
-def _block(spec: NetworkSpec, results: dict, backend: str) -> neo.Block:
+def _block(spec: NetworkSpec, results: dict, backend: str, seed: int | None) -> neo.Block:
     dt_ms = spec.dt * 1e3
     t_stop = spec.n_steps * dt_ms * pq.ms
     annotations = {
         "backend": backend,
         "dt": dt_ms * pq.ms,
-        "seed": -1 if spec.seed is None else spec.seed,
+        "seed": -1 if seed is None else seed,  # the network's seed, as given
+        "simulator_seed": -1 if spec.seed is None else spec.seed,  # drawn from it for the simulator
         "populations": [f"{p.name}: {p.size} x {p.model.name}" for p in spec.populations],
         "sources": [f"{s.name}: {s.size}" for s in spec.sources],
         "projections": [

@@ -40,6 +40,8 @@ def network_block():
 
 
 def test_nwb_round_trip_of_a_network_keeps_everything(tmp_path, network_block):
+    assert network_block.annotations["seed"] == 11  # as given; the simulator's own is drawn from it
+    assert network_block.annotations["simulator_seed"] not in (-1, 11)
     single = sn.simulate("izhikevich", duration="20 ms", stimulus="10 pA", n_neurons=2)
     path = write_blocks([network_block, single], tmp_path / "runs.nwb")
     blocks = read_blocks(path)
