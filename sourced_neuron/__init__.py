@@ -27,6 +27,7 @@ from .model import NeuronModel
 from .network import Network
 from .simulation import simulate
 from .targets import export
+from .wrapper import SourcedNeuron
 
 try:
     __version__ = importlib.metadata.version("sourced-neuron")
@@ -41,6 +42,7 @@ __all__ = [
     "Network",
     "NeuronModel",
     "SimulationError",
+    "SourcedNeuron",
     "SourcedNeuronError",
     "UnitError",
     "UnsupportedFeatureError",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sourced_neuron import backend_status
 from sourced_neuron.demo import DEMO_RUNS, run_demo
 from sourced_neuron.io import read_blocks
 
@@ -81,3 +82,22 @@ def test_stdp_example_depresses_most_weights_and_the_rate(tmp_path):
     low, high = (float(part.split("%")[0].split()[-1]) for part in weight_line.split(", "))
     assert low > 20 and high > 15 and low + high > 42, weight_line
     assert (tmp_path / "stdp_brian2.png").exists()
+
+
+@pytest.mark.slow
+def test_wrapper_network_example_learns_or_and_runs_the_network(tmp_path):
+    backends = "brian2,nest" if backend_status()["nest"] is None else "brian2"
+    result = run_example("wrapper_network.py", "--backends", backends, "--duration", "300 ms", "--out", str(tmp_path))
+    lines = result.stdout.splitlines()
+    # "OR learnt: loss 0.385 -> 0.0025, outputs [0.006 0.999 0.998 1.   ]"
+    outputs = [float(x) for x in lines[0].split("[")[1].strip(" ]").split()]
+    assert outputs[0] < 0.1 and min(outputs[1:]) > 0.9
+    assert lines[1] == "layers: {'in_a': 0, 'in_b': 0, 'rs': 2, 'inh': 1}"
+    # "brian2: rs 52.0 Hz, in_a 18.0 Hz, in_b 166.0 Hz, inh 64.0 Hz"
+    parts = (part.split(" ", 1) for part in lines[3].split(": ", 1)[1].split(", "))
+    rates = {name: float(value.split()[0]) for name, value in parts}
+    # the [1, 1] cell gets the larger learnt drive; every cell is active
+    assert rates["in_b"] > rates["in_a"] > 0 and rates["rs"] > 0 and rates["inh"] > 0
+    assert (tmp_path / "raster_brian2.png").exists()
+    if backends == "brian2,nest":
+        assert "equal spike counts True" in lines[-1]
