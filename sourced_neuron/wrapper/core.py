@@ -18,6 +18,8 @@ A :class:`NeuronCore` holds two things:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -100,9 +102,34 @@ class Epoch:
     dt: float
 
 
+#: backends whose simulations can run in single precision (Brian2's ``core.default_float_dtype``)
+FLOAT32_BACKENDS = ("brian2",)
+
+
+@contextmanager
+def _precision(backend: str, dtype: np.dtype) -> Iterator[None]:
+    """Run a simulation in ``dtype``: float64 everywhere, float32 on :data:`FLOAT32_BACKENDS`."""
+    if dtype == np.float64:
+        yield
+        return
+    if backend not in FLOAT32_BACKENDS:
+        runs = ", ".join(FLOAT32_BACKENDS)
+        raise InputError(f"backend {backend!r} simulates in float64 only; float32 runs on {runs}")
+    from brian2 import prefs
+
+    before = prefs.core.default_float_dtype
+    prefs.core.default_float_dtype = np.float32
+    try:
+        yield
+    finally:
+        prefs.core.default_float_dtype = before
+
+
 class NeuronCore:
     """State shared by every section of :class:`~sourced_neuron.SourcedNeuron` (see the
     module docstring)."""
+
+    simulation_dtype = np.dtype(np.float64)  # SetPrecision(..., part="simulation")
 
     def __init__(
         self,
@@ -229,7 +256,13 @@ class NeuronCore:
         delay_steps = round(self.delay / self.dt)
         current = self.history.on_grid(delay_steps, n + 1)
         variables = tuple(self.model.state_variables)
-        self._block = simulate(
+        with _precision(self.backend, self.simulation_dtype):
+            self._block = self._simulate(n, current, variables)
+        self._replayed_steps = n
+        return self._block
+
+    def _simulate(self, n: int, current: np.ndarray, variables: tuple[str, ...]) -> neo.Block:
+        return simulate(
             self.model,
             backend=self.backend,
             duration=(n + 1) * self.dt * pq.s,
@@ -240,8 +273,6 @@ class NeuronCore:
             seed=self.seed,
             progress=False,
         )
-        self._replayed_steps = n
-        return self._block
 
     def _invalidate(self) -> None:
         """The next state comes from a new replay (the timing of the input changed)."""

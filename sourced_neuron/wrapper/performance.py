@@ -20,7 +20,7 @@ import quantities as pq
 from .. import analysis
 from ..backends import backend_status
 from ..errors import BackendUnavailableError, InputError
-from .core import NeuronCore, finite_vector, seconds
+from .core import FLOAT32_BACKENDS, NeuronCore, finite_vector, seconds
 
 #: free energy of hydrolysing one ATP in a cell (about 50 kJ/mol; 50-60 kJ/mol under
 #: physiological conditions), used to turn ATP per second into watts
@@ -282,10 +282,12 @@ class Performance(NeuronCore):
 
         ``part="weights"``: the artificial neuron's arrays (weights, inputs, normalisation
         statistics) and its arithmetic take ``float64`` or ``float32`` (half the memory;
-        shared weights convert together). ``part="simulation"``: the spiking simulation runs
-        in ``float64`` on every backend; ``float32`` is refused. ``float16`` is refused: with
-        about 3 significant digits a weight near 1 cannot change by less than 5e-4, so small
-        learning steps are lost, and NumPy has no fast float16 matrix product.
+        shared weights convert together). ``part="simulation"``: the spiking simulation from now on:
+        ``float32`` runs on Brian2's runtime (``brian2``; Brian2's ``core.default_float_dtype``),
+        and is refused on the other backends (NEST and the standalone devices compute in
+        float64). ``float16`` is refused: with about 3 significant digits a weight near 1
+        cannot change by less than 5e-4, so small learning steps are lost, and NumPy has no fast
+        float16 matrix product.
 
         Examples
         --------
@@ -306,11 +308,16 @@ class Performance(NeuronCore):
         if wanted not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise InputError(f"precision must be 'float64' or 'float32', got {wanted}")
         if part == "simulation":
-            if wanted != np.float64:
+            if wanted != np.float64 and self.backend not in FLOAT32_BACKENDS:
                 raise InputError(
-                    f"backend {self.backend!r} simulates in float64 only (sourced_neuron's simulations have no "
-                    "precision setting); float32 applies to the artificial neuron: SetPrecision('float32')"
+                    f"backend {self.backend!r} simulates in float64 only; float32 simulations run on "
+                    f"{', '.join(FLOAT32_BACKENDS)} (Brian2's runtime); SetPrecision('float32') still applies to "
+                    "the artificial neuron"
                 )
+            if wanted != self.simulation_dtype:
+                self.change_model(self.model)  # the precision changes from now on
+                self.simulation_dtype = wanted
+                self._invalidate()
             return self
         weights = self.weights.astype(wanted)
         for neuron in self._weight_peers():
