@@ -25,7 +25,7 @@ import quantities as pq
 from scipy.special import expit, softmax
 
 from ..errors import InputError, UnitError
-from .core import NeuronCore
+from .core import NeuronCore, number
 
 Function = Callable[[np.ndarray], np.ndarray]
 
@@ -170,18 +170,6 @@ def activation_pair(name: Any) -> tuple[Function, Function]:
 
 def _parameter_name(base: str, a: float) -> str:
     return base if a == _PARAMETRISED[base][1] else f"{base}(a={a!r})"
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a number, got {value!r}")
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
-    if not np.isfinite(result):
-        raise InputError(f"{what} must be finite, got {value!r}")
-    return result
 
 
 class ActivationFunctions(NeuronCore):
@@ -343,7 +331,7 @@ class ActivationFunctions(NeuronCore):
         >>> SourcedNeuron("lif").ActLeaky([-2.0, 3.0], a=0.1)
         array([-0.2,  3. ])
         """
-        slope = _number(a, "a")
+        slope = number(a, "a")
         if slope < 0:
             raise InputError(f"a (the leaky ReLU's negative slope) must be >= 0, got {a!r}")
         return self._activate(_parameter_name("leaky_relu", slope), x, use)
@@ -368,7 +356,7 @@ class ActivationFunctions(NeuronCore):
         >>> SourcedNeuron("lif").ActELU([-1.0, 2.0]).round(4)
         array([-0.6321,  2.    ])
         """
-        alpha = _number(a, "a")
+        alpha = number(a, "a")
         if alpha <= 0:
             raise InputError(f"a (the ELU's saturation value) must be > 0, got {a!r}")
         return self._activate(_parameter_name("elu", alpha), x, use)

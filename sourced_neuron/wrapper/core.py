@@ -50,6 +50,31 @@ def amps(value: Any, what: str) -> float:
     return result
 
 
+def number(
+    value: Any,
+    what: str,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """One finite number (not a bool), refused outside ``[low, high]`` (``open_low`` /
+    ``open_high``: the bound itself is refused too), with a message naming ``what``."""
+    if isinstance(value, bool):
+        raise InputError(f"{what} must be a number, got {value!r}")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number, got {value!r}") from None
+    if not np.isfinite(result):
+        raise InputError(f"{what} must be finite, got {value!r}")
+    if low is not None and (result <= low if open_low else result < low):
+        raise InputError(f"{what} must be {'>' if open_low else '>='} {low:g}, got {value!r}")
+    if high is not None and (result >= high if open_high else result > high):
+        raise InputError(f"{what} must be {'<' if open_high else '<='} {high:g}, got {value!r}")
+    return result
+
+
 def finite_vector(values: Any, what: str, size: int | None = None) -> np.ndarray:
     """``values`` as a 1-d float array, refused when not numeric, not finite or of another size."""
     try:

@@ -32,27 +32,14 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import activation_pair
-from .core import NeuronCore, finite_vector
+from .core import NeuronCore, finite_vector, number
 
 _LOSSES = ("mse", "log", "huber")
 _EPS = 1e-12  # keeps log loss finite when a non-ideal output reaches 0 or 1
 
 
-def _positive(value: Any, what: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a number, got {value!r}")
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number, got {value!r}") from None
-    if not np.isfinite(result) or result < 0 or (result == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InputError(f"{what} must be a finite number {bound}, got {value!r}")
-    return result
-
-
 def _fraction(value: Any, what: str) -> float:
-    result = _positive(value, what, allow_zero=True)
+    result = number(value, what, 0.0)
     if result >= 1:
         raise InputError(f"{what} must be in [0, 1), got {value!r}")
     return result
@@ -176,7 +163,7 @@ class Learning(NeuronCore):
         """
         if name not in _LOSSES:
             raise InputError(f"loss must be one of {', '.join(_LOSSES)}, got {name!r}")
-        width = self.huber_delta if delta is None else _positive(delta, "delta")
+        width = self.huber_delta if delta is None else number(delta, "delta", 0.0, open_low=True)
         self.loss_name, self.huber_delta = name, width
         return self
 
@@ -342,7 +329,7 @@ class Learning(NeuronCore):
     # --- updates --------------------------------------------------------------------------------
 
     def _rate(self, lr: Any) -> float:
-        return self.learning_rate if lr is None else _positive(lr, "learning rate")
+        return self.learning_rate if lr is None else number(lr, "learning rate", 0.0, open_low=True)
 
     def _step(self, which: str, g: np.ndarray, lr: float) -> np.ndarray:
         """The optimiser's step (to subtract) for the gradient ``g`` of ``which``."""
@@ -464,7 +451,7 @@ class Learning(NeuronCore):
         >>> SourcedNeuron("lif").SetLR(0.05).learning_rate
         0.05
         """
-        value = _positive(rate, "learning rate")
+        value = number(rate, "learning rate", 0.0, open_low=True)
         self.learning_rate = self._lr0 = value
         return self
 
@@ -489,7 +476,7 @@ class Learning(NeuronCore):
         0.05
         """
         k = _count(step, "step", minimum=0)
-        d = _positive(decay, "decay", allow_zero=True)
+        d = number(decay, "decay", 0.0)
         if schedule == "inverse":
             rate = self._lr0 / (1.0 + d * k)
         elif schedule == "exponential":
@@ -514,7 +501,7 @@ class Learning(NeuronCore):
         """
         if not isinstance(norm, bool):
             raise InputError(f"norm must be True or False, got {norm!r}")
-        self.clip_value = None if val is None else _positive(val, "clip value")
+        self.clip_value = None if val is None else number(val, "clip value", 0.0, open_low=True)
         self.clip_norm = norm
         return self
 
@@ -528,7 +515,7 @@ class Learning(NeuronCore):
         >>> SourcedNeuron("lif").L1Reg(0.01).l1
         0.01
         """
-        self.l1 = _positive(lam, "L1 coefficient", allow_zero=True)
+        self.l1 = number(lam, "L1 coefficient", 0.0)
         return self
 
     def L2Reg(self, lam: float) -> Learning:
@@ -541,7 +528,7 @@ class Learning(NeuronCore):
         >>> SourcedNeuron("lif").L2Reg(0.001).l2
         0.001
         """
-        self.l2 = _positive(lam, "L2 coefficient", allow_zero=True)
+        self.l2 = number(lam, "L2 coefficient", 0.0)
         return self
 
     # --- optimisers -----------------------------------------------------------------------------
@@ -582,7 +569,7 @@ class Learning(NeuronCore):
             name="adam",
             beta1=_fraction(beta1, "beta1"),
             beta2=_fraction(beta2, "beta2"),
-            eps=_positive(eps, "eps"),
+            eps=number(eps, "eps", 0.0, open_low=True),
         )
 
     def RMSProp(self, rho: float = 0.9, eps: float = 1e-8) -> Learning:
@@ -596,7 +583,7 @@ class Learning(NeuronCore):
         >>> SourcedNeuron("lif").RMSProp(rho=0.95).optimizer["rho"]
         0.95
         """
-        return self._select(name="rmsprop", rho=_fraction(rho, "rho"), eps=_positive(eps, "eps"))
+        return self._select(name="rmsprop", rho=_fraction(rho, "rho"), eps=number(eps, "eps", 0.0, open_low=True))
 
     def AdaGrad(self, eps: float = 1e-8) -> Learning:
         """Use AdaGrad: each parameter's rate shrinks with the sum of its squared gradients.
@@ -609,7 +596,7 @@ class Learning(NeuronCore):
         >>> SourcedNeuron("lif").AdaGrad().optimizer["name"]
         'adagrad'
         """
-        return self._select(name="adagrad", eps=_positive(eps, "eps"))
+        return self._select(name="adagrad", eps=number(eps, "eps", 0.0, open_low=True))
 
     # --- one-line training ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import quantities as pq
 from .. import analysis
 from ..backends import backend_status
 from ..errors import BackendUnavailableError, InputError
-from .core import FLOAT32_BACKENDS, NeuronCore, finite_vector, seconds
+from .core import FLOAT32_BACKENDS, NeuronCore, finite_vector, number, seconds
 
 #: free energy of hydrolysing one ATP in a cell (about 50 kJ/mol; 50-60 kJ/mol under
 #: physiological conditions), used to turn ATP per second into watts
@@ -38,18 +38,6 @@ class _WeightGroup:
 
     def __reduce__(self) -> tuple:
         return (_WeightGroup, ())
-
-
-def _number(value: Any, what: str, low: float | None = None, high: float | None = None, open_high=False) -> float:
-    """One finite number, refused outside ``[low, high]`` (or ``[low, high)``)."""
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a number, got {value!r}")
-    (number,) = finite_vector(value, what, 1)
-    if low is not None and number < low:
-        raise InputError(f"{what} must be at least {low:g}, got {value!r}")
-    if high is not None and (number >= high if open_high else number > high):
-        raise InputError(f"{what} must be {'below' if open_high else 'at most'} {high:g}, got {value!r}")
-    return float(number)
 
 
 def refractory_parameter(model: Any) -> str | None:
@@ -97,7 +85,7 @@ class Performance(NeuronCore):
         >>> SourcedNeuron("lif").DropOut(0.2).dropout
         0.2
         """
-        self.dropout = _number(p, "dropout probability p", 0.0, 1.0, open_high=True)
+        self.dropout = number(p, "dropout probability p", 0.0, 1.0, open_high=True)
         return self
 
     def NormBatch(self, batch: Any = None, enable: bool = True) -> np.ndarray | None:
@@ -392,8 +380,8 @@ class Performance(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=3, seed=1).MutateWeight(0.5).weights  # doctest: +SKIP
         array([ 0.17, -0.41,  0.61])
         """
-        sigma = _number(std, "std", 0.0)
-        probability = _number(rate, "rate", 0.0, 1.0)
+        sigma = number(std, "std", 0.0)
+        probability = number(rate, "rate", 0.0, 1.0)
         n = len(self.weights)
         chosen = self.rng.random(n) < probability
         noise = self.rng.normal(0.0, sigma, n) * chosen
@@ -422,7 +410,7 @@ class Performance(NeuronCore):
                 f"neuron {n2.id} is a {n2.model.name!r} model, {self.id} a {self.model.name!r} model: "
                 "crossover needs the same model"
             )
-        probability = _number(mix, "mix", 0.0, 1.0)
+        probability = number(mix, "mix", 0.0, 1.0)
         take = self.rng.random(len(self.weights)) < probability
         bias_from_n2 = bool(self.rng.random() < probability)
         child = self.CopyNeu()

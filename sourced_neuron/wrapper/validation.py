@@ -28,7 +28,7 @@ import quantities as pq
 
 from ..backends import backend_status
 from ..errors import InputError, SourcedNeuronError
-from .core import NeuronCore, finite_vector, seconds
+from .core import NeuronCore, number, seconds
 
 _EPS = 1e-12  # log loss clips probabilities to [_EPS, 1 - _EPS] (as Learning does)
 
@@ -128,7 +128,7 @@ class Validation(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=3).SetWeight([0.5, -2.0, 1.0]).CheckLimit(max_abs=1.5)["indices"]
         array([1])
         """
-        limit = self._max_weight if max_abs is None else _positive(max_abs, "max_abs")
+        limit = self._max_weight if max_abs is None else number(max_abs, "max_abs", 0.0, open_low=True)
         floor = self._min_weight
         w = np.abs(np.asarray(self.weights, dtype=float))
         broken = ~np.isfinite(w)
@@ -152,7 +152,7 @@ class Validation(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=3).SetWeight([0.5, -2.0, 3.0]).SetMaxWeight(1.5).weights
         array([ 0.5, -1.5,  1.5])
         """
-        bound = _positive(w, "maximum weight")
+        bound = number(w, "maximum weight", 0.0, open_low=True)
         if self._min_weight is not None and bound < self._min_weight:
             raise InputError(f"maximum weight {bound:g} is below the minimum weight {self._min_weight:g}")
         self.weights[:] = np.clip(self.weights, -bound, bound)
@@ -170,7 +170,7 @@ class Validation(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=3).SetWeight([0.0, -0.01, 0.5]).SetMinWeight(0.1).weights
         array([ 0.1, -0.1,  0.5])
         """
-        floor = _positive(w, "minimum weight", allow_zero=True)
+        floor = number(w, "minimum weight", 0.0)
         if self._max_weight is not None and floor > self._max_weight:
             raise InputError(f"minimum weight {floor:g} is above the maximum weight {self._max_weight:g}")
         weights = np.asarray(self.weights, dtype=float)
@@ -294,7 +294,7 @@ class Validation(NeuronCore):
         >>> SourcedNeuron("lif").HuberLoss(delta=1.0, target=[0.0, 0.0], output=[0.5, 3.0])
         1.3125
         """
-        width = _positive(delta, "delta")
+        width = number(delta, "delta", 0.0, open_low=True)
         y, t = self._pair(target, output)
         a = np.abs(y - t)
         return float(np.mean(np.where(a <= width, 0.5 * a**2, width * (a - 0.5 * width))))
@@ -467,18 +467,6 @@ def _numbers(value: Any, what: str) -> np.ndarray:
     if array.ndim > 1 or not np.all(np.isfinite(array)):
         raise InputError(f"{what} must be finite numbers (one per sample), got {value!r}")
     return np.atleast_1d(array)
-
-
-def _positive(value: Any, what: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be a number, got {value!r}")
-    try:
-        (result,) = finite_vector(value, what, 1)
-    except InputError:
-        raise InputError(f"{what} must be a finite number, got {value!r}") from None
-    if result < 0 or (result == 0 and not allow_zero):
-        raise InputError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(result)
 
 
 __all__ = ["DEPENDENCIES", "Validation"]
