@@ -25,7 +25,7 @@ import quantities as pq
 from scipy.special import expit, softmax
 
 from ..errors import InputError, UnitError
-from .core import NeuronCore, number
+from .core import NeuronCore, number, numbers
 
 Function = Callable[[np.ndarray], np.ndarray]
 
@@ -184,14 +184,7 @@ class ActivationFunctions(NeuronCore):
         if x is None:
             z = np.asarray(self.weighted_sum(), dtype=float) - self.activation_shift
         else:
-            if isinstance(x, bool):
-                raise InputError(f"x must be numbers, got {x!r}")
-            try:
-                z = np.asarray(x, dtype=float)
-            except (TypeError, ValueError):
-                raise InputError(f"x must be numbers, got {x!r}") from None
-            if not np.all(np.isfinite(z)):
-                raise InputError(f"x must be finite, got {x!r}")
+            z = numbers(x, "x")
         if not isinstance(use, bool):
             raise InputError(f"use must be True or False, got {use!r}")
         y = f(z)

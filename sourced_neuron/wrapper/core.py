@@ -75,19 +75,27 @@ def number(
     return result
 
 
-def finite_vector(values: Any, what: str, size: int | None = None) -> np.ndarray:
-    """``values`` as a 1-d float array, refused when not numeric, not finite or of another size."""
+def numbers(values: Any, what: str) -> np.ndarray:
+    """``values`` as a float array of any shape, refused (naming ``what``) when it is a bool,
+    not numeric or not finite."""
+    if isinstance(values, bool):
+        raise InputError(f"{what} must be numbers, got {values!r}")
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"{what} must be numbers, got {values!r}") from None
-    array = np.atleast_1d(array)
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{what} must be finite, got {values!r}")
+    return array
+
+
+def finite_vector(values: Any, what: str, size: int | None = None) -> np.ndarray:
+    """``values`` as a 1-d float array, refused when not numeric, not finite or of another size."""
+    array = np.atleast_1d(numbers(values, what))
     if array.ndim != 1:
         raise InputError(f"{what} must be one vector, got shape {array.shape}")
     if size is not None and len(array) != size:
         raise InputError(f"{what} must have {size} values (one per input), got {len(array)}")
-    if not np.all(np.isfinite(array)):
-        raise InputError(f"{what} must be finite, got {array}")
     return array
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import activation_pair
-from .core import NeuronCore, finite_vector, number
+from .core import NeuronCore, finite_vector, number, numbers
 
 _LOSSES = ("mse", "log", "huber")
 _EPS = 1e-12  # keeps log loss finite when a non-ideal output reaches 0 or 1
@@ -78,12 +78,7 @@ class Learning(NeuronCore):
         """``t`` as one value per sample of the present input (shape ``()`` or ``(n,)``)."""
         if t is None:
             raise InputError("no target: call SetTarget(t) or pass one")
-        if isinstance(t, bool):
-            raise InputError(f"{what} must be numbers, got {t!r}")
-        try:
-            array = np.asarray(t, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"{what} must be numbers, got {t!r}") from None
+        array = numbers(t, what)
         inputs = np.asarray(self.inputs)
         if inputs.ndim == 1:
             if array.size != 1:
@@ -94,8 +89,6 @@ class Learning(NeuronCore):
             if array.shape not in ((n,), (n, 1)):
                 raise InputError(f"{what} must have one value per sample of the batch ({n}), got shape {array.shape}")
             array = array.reshape(n)
-        if not np.all(np.isfinite(array)):
-            raise InputError(f"{what} must be finite, got {t!r}")
         return array
 
     def SetTarget(self, t: Any) -> Learning:

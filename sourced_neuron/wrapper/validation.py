@@ -28,7 +28,7 @@ import quantities as pq
 
 from ..backends import backend_status
 from ..errors import InputError, SourcedNeuronError
-from .core import NeuronCore, number, seconds
+from .core import NeuronCore, number, numbers, seconds
 
 _EPS = 1e-12  # log loss clips probabilities to [_EPS, 1 - _EPS] (as Learning does)
 
@@ -458,14 +458,10 @@ class Validation(NeuronCore):
 
 
 def _numbers(value: Any, what: str) -> np.ndarray:
-    if isinstance(value, bool):
-        raise InputError(f"{what} must be numbers, got {value!r}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be numbers, got {value!r}") from None
-    if array.ndim > 1 or not np.all(np.isfinite(array)):
-        raise InputError(f"{what} must be finite numbers (one per sample), got {value!r}")
+    """One number per sample (a scalar or a 1-d array)."""
+    array = numbers(value, what)
+    if array.ndim > 1:
+        raise InputError(f"{what} must be one number per sample, got shape {array.shape}")
     return np.atleast_1d(array)
 
 
