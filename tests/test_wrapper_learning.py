@@ -337,8 +337,6 @@ def test_batch_size_accumulates_and_applies_the_mean_gradient():
 
 def test_updates_respect_the_weight_bounds():
     neuron = linear_neuron().SetWeight([0.9, 0.3])
-    if not hasattr(neuron, "SetMaxWeight"):
-        pytest.skip("the validation section is not there yet")
     neuron.SetMaxWeight(1.0).SetMinWeight(0.2)
     X = [[1.0, -1.0]]
     for _ in range(20):
