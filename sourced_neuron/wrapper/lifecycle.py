@@ -248,7 +248,7 @@ class Lifecycle(NeuronCore):
             self.FlushQueue()
         saved = self.SaveModel(Path(path) if path is not None else Path(f"{self.id}.json"))
         self.closed = True
-        return Path(saved) if saved is not None else Path(path or f"{self.id}.json")
+        return Path(saved)
 
     def MainLoop(
         self,
@@ -306,7 +306,5 @@ class Lifecycle(NeuronCore):
     # --- shared -------------------------------------------------------------------------------
 
     def _weights_changed(self) -> None:
-        """Tell weight listeners (``WatchWeight``) that the weights changed."""
-        check = getattr(self, "CheckWatchers", None)
-        if check is not None:
-            check()
+        """Tell weight listeners (``WatchWeight``, persistence section) that the weights changed."""
+        self.CheckWatchers()

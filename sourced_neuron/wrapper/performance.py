@@ -477,9 +477,8 @@ class Performance(NeuronCore):
 
     def _link_rows(self) -> list[tuple[str, list[str], np.ndarray, str]]:
         """Rows of the heat map for the links to other neurons (``GetLinks``), one per unit."""
-        get_links = getattr(self, "GetLinks", None)
         groups: dict[str, tuple[list[str], list[float]]] = {}
-        for link in get_links() if get_links is not None else []:
+        for link in self.GetLinks():  # topology section
             weight = link["weight"]
             labels, values = groups.setdefault(weight.dimensionality.string, ([], []))
             labels.append(f"{link['pre']} -> {link['post']} ({link['receptor']})")
