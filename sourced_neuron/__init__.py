@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from . import _brian2  # noqa: F401 - first: imports Brian2 and keeps the user's sys.excepthook
 from .backends import backend_status
 from .backends.nest_pynn import pynn_cell_type
 from .errors import (

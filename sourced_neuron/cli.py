@@ -21,6 +21,10 @@ from .errors import ModelError, SourcedNeuronError
 
 __all__ = ["main"]
 
+#: Set to show the traceback of every error.
+DEBUG_VARIABLE = "SOURCED_NEURON_DEBUG"
+PICKLE_HELP = "read a .pkl file: unpickling runs any code the file holds, so only for files you trust"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
@@ -82,10 +86,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from .analysis import spike_summary
-    from .io import write_block
-    from .plotting import plot_block
+    from .files import check_output
+    from .io import FORMATS, write_block
+    from .plotting import FIGURE_SUFFIXES, plot_block
     from .simulation import simulate
 
+    if args.out:
+        check_output(args.out, "--out", FORMATS)
+    if args.plot:
+        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
     block = simulate(
         args.model,
         backend=args.backend,
@@ -113,37 +122,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from .files import as_path, check_folder, check_output, write_text
     from .io import read_block
     from .report import analyze_block, format_report, write_figures
 
-    path = Path(args.file)
-    block = read_block(path)
+    path = as_path(args.file, "analyze")
+    target = None if args.json == "-" else as_path(args.json or path.with_name(f"{path.stem}_analysis.json"), "--json")
+    if target is not None:
+        check_output(target, "--json")
+    folder = None if args.no_figures else as_path(args.figures or path.with_name(f"{path.stem}_figures"), "--figures")
+    if folder is not None:
+        check_folder(folder, "--figures")
+    block = read_block(path, allow_pickle=args.allow_pickle)
     report = analyze_block(block, args.population)
     text = json.dumps(report, indent=2)
-    if args.json == "-":
+    if target is None:
         print(text)
     else:
         sys.stdout.write(format_report(report))
-        target = Path(args.json) if args.json else path.with_name(f"{path.stem}_analysis.json")
-        target.write_text(text + "\n", encoding="utf-8")
+        write_text(target, text + "\n", "--json")
         print(f"wrote {target}")
-    if not args.no_figures:
-        folder = Path(args.figures) if args.figures else path.with_name(f"{path.stem}_figures")
+    if folder is not None:
         written = write_figures(block, folder, args.population)
         print(f"wrote {len(written)} figures to {folder}", file=sys.stderr if args.json == "-" else sys.stdout)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .files import check_output, write_text
     from .targets import export
 
+    if args.output:
+        check_output(args.output, "--output")
     text = export(args.model, args.to)
     if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_text(args.output, text, "--output")
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
@@ -194,7 +207,9 @@ def cmd_card(args: argparse.Namespace) -> int:
     import time
 
     from .cards import write_card
+    from .files import check_folder
 
+    check_folder(args.out, "--out")
     started = time.perf_counter()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
     path = write_card(args.model, out_dir=args.out, backends=backends, duration=args.duration)
@@ -237,6 +252,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     from . import plotting
     from .errors import InputError
+    from .files import as_path, check_output
 
     only = {
         "population": ("raster", "isi", "rate", "spectrum"),
@@ -249,7 +265,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if getattr(args, option) is not None and args.kind not in kinds:
             allowed = f"{', '.join(kinds[:-1])} or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
             raise InputError(f"--{option} is for --kind {allowed}, not --kind {args.kind}")
-    out = args.out or Path(args.file).with_name(f"{Path(args.file).stem}_{args.kind}.png")
+    out = args.out or as_path(args.file, "plot").with_name(f"{as_path(args.file, 'plot').stem}_{args.kind}.png")
+    check_output(out, "--out", plotting.FIGURE_SUFFIXES)
     if args.kind == "fi":
         from .compare import fi_curve
 
@@ -262,7 +279,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         return 0
     from .io import read_block
 
-    block = read_block(args.file)
+    block = read_block(args.file, allow_pickle=args.allow_pickle)
     if args.kind == "voltage":
         path = plotting.plot_voltage(block, out, threshold=args.threshold, variable=args.variable)
     elif args.kind in ("weights", "weight-evolution"):
@@ -312,11 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulate)
 
     analyze = sub.add_parser("analyze", help="measure a stored run (Neo file): report, JSON and figures")
-    analyze.add_argument("file", help="a .nix, .nwb or .pkl file written by simulate --out or Network.run")
+    analyze.add_argument(
+        "file", help="a .nix or .nwb file (or .pkl with --allow-pickle) written by simulate --out or Network.run"
+    )
     analyze.add_argument("--population", help="only this population")
     analyze.add_argument("--json", help="where to write the JSON report (default FILE_analysis.json; - prints it)")
     analyze.add_argument("--figures", help="folder of the figures (default FILE_figures/)")
     analyze.add_argument("--no-figures", action="store_true", help="write no figures")
+    analyze.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
     analyze.set_defaults(func=cmd_analyze)
 
     exp = sub.add_parser("export", help="print generated source of a model for a target")
@@ -368,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("raster", "voltage", "isi", "rate", "spectrum", "weights", "weight-evolution", "fi"),
     )
     plot.add_argument("--out", help="the PNG file (default: FILE with its suffix replaced by _KIND.png)")
+    plot.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
     plot.add_argument("--population", help="only this population (raster, isi, rate, spectrum)")
     plot.add_argument("--threshold", help="voltage: a dashed line at this level, e.g. '-50 mV'")
     plot.add_argument("--variable", help="voltage: the recorded signal to draw (default: the first)")
@@ -379,8 +400,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug() -> bool:
+    return bool(os.environ.get(DEBUG_VARIABLE))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Users' mistakes print one paragraph; with ``SOURCED_NEURON_DEBUG=1`` every error also prints
+    its traceback (with the exceptions it was raised from). An internal error (a bug of the
+    library) says so and exits 3. A closed output pipe (``sourced-neuron ... | head``) ends the
+    command quietly, with the status of a process ended by SIGPIPE (141), as other Unix tools do.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -388,19 +419,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    except BrokenPipeError:
+        # the reader went away: send what is still buffered nowhere, so the exit flush cannot fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     except ModelError as exc:
+        if _debug():
+            traceback.print_exc()
         print("error: the model is invalid:", file=sys.stderr)
         for diagnostic in exc.diagnostics:
             print(f"  {diagnostic}", file=sys.stderr)
         return 1
     except SourcedNeuronError as exc:
+        if _debug():
+            traceback.print_exc()
         return _fail(textwrap.fill(str(exc), 100, break_long_words=False, break_on_hyphens=False))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as exc:
-        if os.environ.get("SOURCED_NEURON_DEBUG"):
+        if _debug():
             traceback.print_exc()
-        return _fail(f"internal error ({type(exc).__name__}: {exc}); set SOURCED_NEURON_DEBUG=1 for details", 3)
+            return _fail(f"internal error ({type(exc).__name__}: {exc}): a bug of sourced_neuron", 3)
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}): a bug of sourced_neuron; "
+            f"set {DEBUG_VARIABLE}=1 to see where it happened",
+            3,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,6 +78,34 @@ class SimulationError(SourcedNeuronError, RuntimeError):
     """The simulator failed while building or running a model."""
 
 
+class NonFiniteStateError(SimulationError):
+    """A state variable became infinite or NaN during a run (docs/semantics.md, "Non-finite states").
+
+    Attributes
+    ----------
+    population : str
+        The population (for :func:`sourced_neuron.simulate`, the model's name).
+    model : str
+        The model's name.
+    neuron : int
+        Index of the first neuron (lowest index at the earliest step) whose state was not finite.
+    time : float
+        Start of the step after which it was not finite, in seconds.
+    variables : tuple of str
+        The state variables that were not finite then, in the model's order.
+    """
+
+    def __init__(self, message: str, population: str, model: str, neuron: int, time: float, variables: tuple):
+        super().__init__(message)
+        self.population, self.model, self.neuron = population, model, neuron
+        self.time, self.variables = time, tuple(variables)
+
+
+class StorageError(SourcedNeuronError, OSError):
+    """A file or the cache folder cannot be written (full disk, read-only folder, ...); the
+    message names the user's path, not a temporary file, and says what to do."""
+
+
 def did_you_mean(name: object, candidates) -> str:
     """``" (did you mean 'x'?)"`` for the closest candidate (ignoring case), or ``""``."""
     import difflib

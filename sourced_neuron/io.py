@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import json
-import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import neo
 import numpy as np
 import quantities as pq
 
+from . import files
 from .errors import InputError
 from .model import SECOND
 from .units import as_quantity
@@ -49,28 +48,90 @@ __all__ = [
 #: File suffix -> Neo IO class.
 FORMATS = {".nix": neo.io.NixIO, ".nwb": neo.io.NWBIO, ".pkl": neo.io.PickleIO}
 CSV_HEADER = ("population", "neuron", "time_ms")
+#: The largest neuron index a spike table may hold (every index below it becomes a train).
+MAX_CSV_NEURONS = 10_000_000
 _NOTES_KEY = "sourced_neuron"
+#: The root attribute of NIX and NWB files that holds the SHA-256 of their datasets (see ``_seal``).
+DIGEST_ATTRIBUTE = "sourced_neuron_sha256"
+_DIGEST_ROWS = 1_000_000
 
 
-def _io_class(path: Path):
+PICKLE_REFUSED = (
+    "{path}: {suffix} files are Python pickles, and reading one runs whatever code it holds (a crafted file can run "
+    "any command). sourced_neuron reads them only when you trust the file and ask: allow_pickle=True (command line: "
+    "--allow-pickle). Store runs as .nix or .nwb to share them."
+)
+
+
+def _io_class(path: Path, what: str = "file"):
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
-        raise InputError(f"cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}") from None
+        raise InputError(f"{what}: cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}") from None
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[str]:
-    """A temporary file name next to ``path``, renamed to ``path`` when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
+def block_nbytes(blocks: list[neo.Block]) -> int:
+    """An estimate of the bytes a file of these blocks takes (data, and a little per object)."""
+    total = 0
+    for block in blocks:
+        for segment in block.segments:
+            spikes = sum(len(t) for t in segment.spiketrains) if segment.spiketrains else 0
+            total += 8 * spikes + 2_000 * len(segment.spiketrains)
+            total += sum(np.asarray(s).nbytes + 20_000 for s in segment.analogsignals)
+            total += sum(8 * len(e) * (1 + len(e.array_annotations)) + 20_000 for e in segment.events)
+    return int(total * 1.2) + 100_000
+
+
+def _hdf5_digest(path: Path) -> str:
+    """SHA-256 of every dataset of an HDF5 file (NIX and NWB files are HDF5): names, types, shapes
+    and values, in name order; the digest attribute itself is not a dataset."""
+    import h5py
+
+    digest = hashlib.sha256()
+    names: list[str] = []
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        for name in sorted(names):
+            dataset = handle[name]
+            digest.update(f"{name}|{dataset.dtype.str}|{dataset.shape}|".encode())
+            if dataset.dtype.kind in "biufc":
+                for start in range(0, max(dataset.shape[0] if dataset.shape else 1, 1), _DIGEST_ROWS):
+                    part = dataset[()] if not dataset.shape else dataset[start : start + _DIGEST_ROWS]
+                    digest.update(np.ascontiguousarray(part).tobytes())
+            else:
+                digest.update(repr(np.asarray(dataset[()]).tolist()).encode())
+    return digest.hexdigest()
+
+
+def _seal(path: Path) -> None:
+    """Store the digest of a written HDF5 file in it (root attribute :data:`DIGEST_ATTRIBUTE`)."""
+    import h5py
+
+    value = _hdf5_digest(path)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs[DIGEST_ATTRIBUTE] = value
+
+
+def _verify(path: Path) -> None:
+    """Refuse an HDF5 file whose data no longer match the digest it was written with."""
+    import h5py
+
     try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        with h5py.File(path, "r") as handle:
+            stored = handle.attrs.get(DIGEST_ATTRIBUTE)
+    except OSError as error:
+        raise InputError(f"cannot read {str(path)!r} as {path.suffix}: not an HDF5 file or damaged ({error})") from None
+    if stored is None:
+        return  # written elsewhere: the checks of check_block only
+    try:
+        actual = _hdf5_digest(path)
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        raise InputError(f"cannot read {str(path)!r}: the file is damaged ({type(error).__name__}: {error})") from None
+    if actual != (stored.decode() if isinstance(stored, bytes) else str(stored)):
+        raise InputError(
+            f"{str(path)!r}: its data no longer match the digest stored when it was written: the file is damaged "
+            "(changed or truncated since); write it again from the run"
+        )
 
 
 def write_block(block: neo.Block, path: str | Path) -> Path:
@@ -79,51 +140,150 @@ def write_block(block: neo.Block, path: str | Path) -> Path:
 
 
 def write_blocks(blocks: list[neo.Block], path: str | Path) -> Path:
-    """Write several blocks to one file, atomically (NIX and NWB hold many; pickle holds one)."""
-    path = Path(path)
-    io_class = _io_class(path)
+    """Write several blocks to one file, atomically (NIX and NWB hold many; pickle holds one).
+
+    The destination is checked first (:func:`sourced_neuron.files.check_output`: a link is written
+    through, a folder or device refused, an existing file keeps its permissions) and the free space
+    is compared with the estimated size before anything is written.
+
+    Raises
+    ------
+    InputError
+        An unknown suffix, or a destination that cannot be written.
+    StorageError
+        Not enough free space (HDF5, under NIX and NWB, cannot recover from a full disk).
+    """
+    path = files.as_path(path, "write_blocks")
+    io_class = _io_class(path, "write_blocks")
     if io_class is neo.io.PickleIO and len(blocks) != 1:
         raise InputError(f"{path.suffix} files hold one block; use .nix or .nwb for {len(blocks)} blocks")
-    with _atomic(path) as temporary:
+    with files.atomic_write(path, "write_blocks", size_hint=block_nbytes(blocks)) as temporary:
         if io_class is neo.io.NixIO:
-            io = neo.io.NixIO(temporary, mode="ow")
+            io = neo.io.NixIO(str(temporary), mode="ow")
             try:
                 for block in blocks:
                     io.write_block(block)
             finally:
                 io.close()
         elif io_class is neo.io.NWBIO:
-            _write_nwb(blocks, temporary)
+            _write_nwb(blocks, str(temporary))
         else:
-            io_class(temporary).write_block(blocks[0])
+            io_class(str(temporary)).write_block(blocks[0])
+        if io_class is not neo.io.PickleIO:
+            _seal(temporary)
     return path
 
 
-def read_block(path: str | Path) -> neo.Block:
-    """Read the first block of a file written by :func:`write_block`."""
-    return read_blocks(path)[0]
+def read_block(path: str | Path, allow_pickle: bool = False, check: bool = True) -> neo.Block:
+    """Read the first block of a file written by :func:`write_block` (see :func:`read_blocks`)."""
+    return read_blocks(path, allow_pickle, check)[0]
 
 
-def read_blocks(path: str | Path) -> list[neo.Block]:
-    """Read every block of a file written by :func:`write_blocks`."""
-    path = Path(path)
-    io_class = _io_class(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {str(path)!r}")
+def read_blocks(path: str | Path, allow_pickle: bool = False, check: bool = True) -> list[neo.Block]:
+    """Read every block of a file written by :func:`write_blocks`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.nix``, ``.nwb`` or ``.pkl`` file.
+    allow_pickle : bool
+        Read a ``.pkl`` file. Off by default, as NumPy's ``allow_pickle``: unpickling runs any
+        code the file holds, so only pass ``True`` for files you trust.
+    check : bool
+        Check what was read (:func:`check_block`): finite values, spike times in order and inside
+        their train, shapes that fit. A damaged file is refused instead of analysed as if valid.
+
+    Raises
+    ------
+    InputError
+        No such file, not a regular file, an unknown suffix, a pickle without ``allow_pickle``, a
+        file the IO cannot read, or data that fail the checks.
+    """
+    path = files.regular_file(path, "read_blocks")
+    io_class = _io_class(path, "read_blocks")
+    if io_class is neo.io.PickleIO and not allow_pickle:
+        raise InputError(PICKLE_REFUSED.format(path=str(path), suffix=path.suffix))
+    if io_class is not neo.io.PickleIO and check:
+        _verify(path)
     try:
         if io_class is neo.io.NixIO:
             io = neo.io.NixIO(str(path), mode="ro")
             try:
-                return list(io.read_all_blocks())
+                blocks = list(io.read_all_blocks())
             finally:
                 io.close()
-        if io_class is neo.io.NWBIO:
-            return _read_nwb(path)
-        return [io_class(str(path)).read_block()]
+        elif io_class is neo.io.NWBIO:
+            blocks = _read_nwb(path)
+        else:
+            blocks = [io_class(str(path)).read_block()]
     except InputError:
         raise
     except Exception as error:  # each IO raises its own types for a damaged file
         raise InputError(f"cannot read {str(path)!r} as {path.suffix} ({type(error).__name__}: {error})") from error
+    if not blocks or not all(isinstance(b, neo.Block) for b in blocks):
+        raise InputError(f"{str(path)!r} holds no neo.Block")
+    if check:
+        for number, block in enumerate(blocks):
+            check_block(block, f"{path}, block {number}")
+    return blocks
+
+
+def check_block(block: neo.Block, where: str = "block") -> None:
+    """Refuse data that cannot come from a run: non-finite values, spike times out of order or
+    outside their train, signals that are not 2-D or whose annotations do not fit their shape,
+    non-positive sampling periods, events whose annotations do not fit.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the object and what is wrong. A file written from a run with
+        ``check_finite=False`` may hold non-finite signals: read it with ``check=False``.
+    """
+
+    def refuse(what: str, problem: str) -> None:
+        raise InputError(
+            f"{where}: {what} {problem}; the file is damaged or was not written from a run (read it with "
+            "check=False to load it anyway)"
+        )
+
+    def finite(value: Any) -> bool:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+
+    for s, segment in enumerate(block.segments):
+        for k, train in enumerate(segment.spiketrains):
+            what = f"segment {s}, spike train {k}"
+            times = np.asarray(train.magnitude, dtype=float)
+            start, stop = float(train.t_start.rescale(train.units)), float(train.t_stop.rescale(train.units))
+            if not (finite(times) and np.isfinite(start) and np.isfinite(stop)):
+                refuse(what, "holds a time that is not a finite number")
+            if stop < start:
+                refuse(what, f"ends ({stop:g}) before it starts ({start:g})")
+            if np.any(np.diff(times) < 0):
+                refuse(what, "has spike times out of order")
+            if times.size and (times[0] < start or times[-1] > stop):
+                unit = train.units.dimensionality.string
+                refuse(what, f"has spike times outside its interval [{start:g}, {stop:g}] {unit}")
+        for k, signal in enumerate(segment.analogsignals):
+            what = f"segment {s}, signal {k} ({signal.name})"
+            if signal.ndim != 2:
+                refuse(what, f"has {signal.ndim} dimensions, not 2 (samples x channels)")
+            period = float(signal.sampling_period)
+            if not (np.isfinite(period) and period > 0 and np.isfinite(float(signal.t_start))):
+                refuse(what, f"has sampling period {signal.sampling_period} and start {signal.t_start}")
+            if not finite(signal.magnitude):
+                refuse(what, "holds values that are not finite numbers (inf or NaN)")
+            for key, values in signal.array_annotations.items():
+                if len(values) != signal.shape[1]:
+                    refuse(what, f"has {signal.shape[1]} channels but {len(values)} values of {key!r}")
+        for k, event in enumerate(segment.events):
+            what = f"segment {s}, event {k} ({event.name})"
+            if not finite(event.magnitude):
+                refuse(what, "holds a time that is not a finite number")
+            for key, values in event.array_annotations.items():
+                if len(values) != len(event):
+                    refuse(what, f"has {len(event)} times but {len(values)} values of {key!r}")
+                if np.asarray(values).dtype.kind == "f" and not finite(values):
+                    refuse(what, f"holds {key} values that are not finite numbers")
 
 
 def annotation_values(block: neo.Block, key: str = "parameters") -> dict:
@@ -309,8 +469,11 @@ def write_spike_csv(data: neo.Block | neo.Segment | list, path: str | Path) -> P
         neuron = int(train.annotations.get("index", position))
         rows += [(t, population, neuron) for t in train.times.rescale(pq.ms).magnitude]
     rows.sort(key=lambda row: (row[0], row[1], row[2]))
-    path = Path(path)
-    with _atomic(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+    path = files.as_path(path, "write_spike_csv")
+    with (
+        files.atomic_write(path, "write_spike_csv", size_hint=30 * len(rows)) as temporary,
+        open(temporary, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(CSV_HEADER)
         writer.writerows((population, neuron, repr(float(t))) for t, population, neuron in rows)
@@ -321,7 +484,8 @@ def _cell(value: str, convert: Callable, path: Path, row: int, column: str):
     try:
         return convert(value)
     except ValueError:
-        raise InputError(f"{path}, row {row}, column {column!r}: {value!r} is not a number") from None
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise InputError(f"{path}, row {row}, column {column!r}: {shown!r} is not a number") from None
 
 
 def read_spike_csv(path: str | Path, t_stop: Any = None) -> list[neo.SpikeTrain]:
@@ -341,24 +505,32 @@ def read_spike_csv(path: str | Path, t_stop: Any = None) -> list[neo.SpikeTrain]
         Missing file, another header, a row of another length, a non-numeric or negative cell
         (named by row and column), or a spike after ``t_stop``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {str(path)!r}")
+    path = files.regular_file(path, "read_spike_csv")
     spikes: dict[str, dict[int, list[float]]] = {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = tuple(next(reader, ()))
-        if header != CSV_HEADER:
-            raise InputError(f"{path}, row 1: the header must be {','.join(CSV_HEADER)}, found {','.join(header)}")
-        for row_number, row in enumerate(reader, start=2):
-            if len(row) != len(CSV_HEADER):
-                raise InputError(f"{path}, row {row_number}: expected {len(CSV_HEADER)} cells, found {len(row)}")
-            population, neuron, time = row
-            neuron = _cell(neuron, int, path, row_number, "neuron")
-            time = _cell(time, float, path, row_number, "time_ms")
-            if neuron < 0 or not np.isfinite(time) or time < 0:
-                raise InputError(f"{path}, row {row_number}: neuron and time must be non-negative and finite")
-            spikes.setdefault(population, {}).setdefault(neuron, []).append(time)
+    row_number = 1
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = tuple(next(reader, ()))
+            if header != CSV_HEADER:
+                shown = ",".join(header)[:80]
+                raise InputError(f"{path}, row 1: the header must be {','.join(CSV_HEADER)}, found {shown!r}")
+            for row_number, row in enumerate(reader, start=2):
+                if len(row) != len(CSV_HEADER):
+                    raise InputError(f"{path}, row {row_number}: expected {len(CSV_HEADER)} cells, found {len(row)}")
+                population, neuron, time = row
+                neuron = _cell(neuron, int, path, row_number, "neuron")
+                time = _cell(time, float, path, row_number, "time_ms")
+                if neuron < 0 or not np.isfinite(time) or time < 0:
+                    raise InputError(f"{path}, row {row_number}: neuron and time must be non-negative and finite")
+                if neuron >= MAX_CSV_NEURONS:
+                    raise InputError(
+                        f"{path}, row {row_number}: neuron {neuron} is beyond the {MAX_CSV_NEURONS:,} neurons a spike "
+                        "table may index"
+                    )
+                spikes.setdefault(population, {}).setdefault(neuron, []).append(time)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"{path}, row {row_number + 1}: not a CSV spike table ({error})") from None
     last = max((max(t) for neurons in spikes.values() for t in neurons.values()), default=0.0)
     stop = last if t_stop is None else float(as_quantity(t_stop, "t_stop", SECOND)) * 1e3
     if last > stop:
@@ -372,12 +544,17 @@ def read_spike_csv(path: str | Path, t_stop: Any = None) -> list[neo.SpikeTrain]
     return trains
 
 
-def read_spike_trains(path: str | Path, population: str | None = None) -> list[neo.SpikeTrain]:
+def read_spike_trains(
+    path: str | Path, population: str | None = None, allow_pickle: bool = False
+) -> list[neo.SpikeTrain]:
     """The spike trains of a file: a CSV spike table or a Neo file (its first block's first
     segment), optionally only those of one population. Used to replay recorded spikes
-    (:meth:`sourced_neuron.Network.replay`)."""
+    (:meth:`sourced_neuron.Network.replay`). ``allow_pickle``: see :func:`read_blocks`."""
     from .analysis import spike_trains
 
-    path = Path(path)
-    trains = read_spike_csv(path) if path.suffix.lower() == ".csv" else spike_trains(read_block(path))
+    path = files.as_path(path, "read_spike_trains")
+    if path.suffix.lower() == ".csv":
+        trains = read_spike_csv(path)
+    else:
+        trains = spike_trains(read_block(path, allow_pickle=allow_pickle))
     return spike_trains(trains, population)

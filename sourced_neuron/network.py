@@ -201,7 +201,7 @@ class Network:
         self._sources[name] = _Source(name, len(trains), times=trains)
         return name
 
-    def replay(self, name: str, path: str | Path, population: str | None = None) -> str:
+    def replay(self, name: str, path: str | Path, population: str | None = None, allow_pickle: bool = False) -> str:
         """Add spike sources that fire the spikes recorded in a file; returns the name.
 
         Parameters
@@ -212,10 +212,13 @@ class Network:
             file's order.
         population : str, optional
             Replay only this population's trains.
+        allow_pickle : bool
+            Read a ``.pkl`` file: unpickling runs any code the file holds, so only for files you
+            trust (:func:`sourced_neuron.io.read_blocks`).
         """
         from .io import read_spike_trains
 
-        return self.spike_source(name, read_spike_trains(path, population))
+        return self.spike_source(name, read_spike_trains(path, population, allow_pickle=allow_pickle))
 
     def connect(
         self,
@@ -371,11 +374,16 @@ class Network:
 
     # --- running -----------------------------------------------------------------------
 
-    def run(self, duration: Any, backend: str = "brian2", progress: bool | None = None) -> neo.Block:
+    def run(
+        self, duration: Any, backend: str = "brian2", progress: bool | None = None, check_finite: bool = True
+    ) -> neo.Block:
         """Simulate the network and return one Neo block.
 
         ``progress`` shows a bar of simulated time: by default only on a terminal
-        (:mod:`sourced_neuron.progress`).
+        (:mod:`sourced_neuron.progress`). ``check_finite`` refuses a run in which a state
+        variable becomes infinite or NaN, naming the population, neuron, variable and time
+        (:class:`~sourced_neuron.errors.NonFiniteStateError`; docs/semantics.md); ``False``
+        returns the values as they are.
 
         Returns
         -------
@@ -384,7 +392,10 @@ class Network:
             ``index``) and an ``AnalogSignal`` per recorded population and variable (shape
             ``(n_samples, size)``, annotated ``population`` and ``variable``).
         """
+        if not isinstance(check_finite, bool):
+            raise InputError(f"check_finite must be True or False, got {check_finite!r}")
         spec = self.spec(duration)
+        spec.check_finite = check_finite
         engine = get_backend(backend)
         methods = engine.capabilities().methods
         for pop in spec.populations:
@@ -396,6 +407,8 @@ class Network:
                 )
         with Progress(spec.n_steps * spec.dt, f"network on {backend}", progress) as bar:
             results = engine.run_network(spec, bar)
+        if check_finite:
+            spec.raise_nonfinite(results)
         return _block(spec, results, backend, self.seed)
 
     def spec(self, duration: Any) -> NetworkSpec:

@@ -32,7 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from . import analysis
+from . import analysis, files
 from .errors import InputError
 from .model import AMP
 from .units import as_quantity, to_neo
@@ -52,6 +52,8 @@ __all__ = [
 
 MAX_TRACES = 5
 DPI = 120
+#: The figure formats written, by file suffix (Matplotlib's).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".eps", ".ps")
 
 Data = neo.Block | neo.Segment | list
 
@@ -76,11 +78,13 @@ def _closes_on_error(draw: Callable) -> Callable:
 
 
 def _save(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
-    """Write ``figure`` to ``path`` (creating its folder) and close it, whatever happens."""
-    path = Path(path)
+    """Write ``figure`` to ``path`` atomically (creating its folder; see
+    :func:`sourced_neuron.files.atomic_write`) and close it, whatever happens."""
+    files.check_output(path, "figure", FIGURE_SUFFIXES)
+    path = files.as_path(path, "figure")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=dpi)
+        with files.atomic_write(path, "figure") as temporary:
+            figure.savefig(temporary, dpi=dpi, format=path.suffix.lower().lstrip("."))
     finally:
         plt.close(figure)
     return path

@@ -16,7 +16,7 @@ import numpy as np
 import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
-from .backends import RunResult, SimulationRequest, get_backend
+from .backends import NetworkSpec, RunResult, SimulationRequest, get_backend
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import INPUT, SECOND, NeuronModel
@@ -39,6 +39,7 @@ def prepare(
     record: Iterable[str] | str | None = ("v",),
     dt: Any = None,
     seed: int | None = None,
+    check_finite: bool = True,
 ) -> SimulationRequest:
     """Check the arguments of :func:`simulate` and return the backend-independent request."""
     model = load_model(model).with_preset(preset).with_parameters(dict(params or {}))
@@ -69,7 +70,11 @@ def prepare(
     stim = Stimulus.from_user(stimulus, int(n_neurons))
     if stim.kind != "none" and not model.uses_input:
         raise InputError(f"model {model.name!r} does not read {INPUT}, so it cannot take a stimulus")
-    request = SimulationRequest(model, duration_s, int(n_neurons), stim, record, None if seed is None else int(seed))
+    if not isinstance(check_finite, bool):
+        raise InputError(f"check_finite must be True or False, got {check_finite!r}")
+    request = SimulationRequest(
+        model, duration_s, int(n_neurons), stim, record, None if seed is None else int(seed), check_finite
+    )
     if request.n_steps < 1:
         raise InputError(f"duration {duration!r} is shorter than one time step ({model.numerics.dt.text})")
     return request
@@ -87,6 +92,7 @@ def simulate(
     dt: Any = None,
     seed: int | None = None,
     progress: bool | None = None,
+    check_finite: bool = True,
 ) -> neo.Block:
     """Simulate ``n_neurons`` unconnected copies of a model and return the result as Neo.
 
@@ -117,6 +123,11 @@ def simulate(
     progress : bool, optional
         Show a progress bar of simulated time: by default only on a terminal
         (:mod:`sourced_neuron.progress`).
+    check_finite : bool
+        Watch every state variable and refuse a run in which one becomes infinite or NaN,
+        with a :class:`~sourced_neuron.errors.NonFiniteStateError` naming the variable, the
+        neuron and the time, the same on every backend (docs/semantics.md). ``False`` returns
+        the values as they are (after a non-finite value, backends may differ).
 
     Returns
     -------
@@ -134,10 +145,12 @@ def simulate(
         The backend is unknown, not implemented or not installed.
     UnsupportedFeatureError
         The backend cannot honour the model's numerical method or the stimulus.
+    NonFiniteStateError
+        A state variable became infinite or NaN (with ``check_finite``).
     SimulationError
         The simulator failed.
     """
-    request = prepare(model, duration, preset, params, stimulus, n_neurons, record, dt, seed)
+    request = prepare(model, duration, preset, params, stimulus, n_neurons, record, dt, seed, check_finite)
     engine = get_backend(backend)
     capabilities = engine.capabilities()
     method = request.model.numerics.method
@@ -155,6 +168,8 @@ def simulate(
         raise UnsupportedFeatureError(f"backend {backend!r} does not take a {request.stimulus.kind} stimulus")
     with Progress(request.n_steps * request.dt, f"{request.model.name} on {backend}", progress) as bar:
         result = engine.run(request, bar)
+    if request.check_finite:
+        NetworkSpec.single(request).raise_nonfinite({request.model.name: result})
     return build_block(request, result, backend, preset)
 
 

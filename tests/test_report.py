@@ -119,6 +119,6 @@ def test_cli_analyze_a_simulated_run(tmp_path, capsys):
 def test_cli_analyze_bad_input(tmp_path, capsys):
     assert cli.main(["analyze", str(tmp_path / "missing.nix")]) == 2
     assert "no such file" in capsys.readouterr().err
-    path = write_block(network_block(), tmp_path / "net.pkl")
+    path = write_block(network_block(), tmp_path / "net.nix")
     assert cli.main(["analyze", str(path), "--population", "gaba", "--no-figures"]) == 2
     assert "no spike trains of population 'gaba'; populations: drive, exc, inh" in capsys.readouterr().err

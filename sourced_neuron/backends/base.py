@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..errors import NonFiniteStateError
 from ..model import NeuronModel
 from ..progress import Progress
 from ..stimulus import Stimulus
@@ -18,6 +19,7 @@ __all__ = [
     "Backend",
     "Capabilities",
     "NetworkSpec",
+    "NonFinite",
     "PopulationSpec",
     "ProjectionSpec",
     "RunResult",
@@ -39,11 +41,15 @@ class Capabilities:
         The :class:`~sourced_neuron.stimulus.Stimulus` kinds it takes.
     gpu : bool
         Whether it runs on a GPU.
+    time_tic : float or None
+        The simulator's time resolution in seconds: ``dt`` and every delay must be whole
+        multiples of it (NEST's tic); ``None`` where any positive ``dt`` is honoured.
     """
 
     methods: frozenset[str]
     stimuli: frozenset[str] = frozenset({"none", "constant", "step", "sampled"})
     gpu: bool = False
+    time_tic: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +62,7 @@ class SimulationRequest:
     stimulus: Stimulus
     record: tuple[str, ...]
     seed: int | None = None
+    check_finite: bool = True
 
     @property
     def dt(self) -> float:
@@ -66,6 +73,16 @@ class SimulationRequest:
     def n_steps(self) -> int:
         """Number of time steps: the duration rounded to the dt grid."""
         return round(self.duration / self.dt)
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """The first non-finite state of a population (docs/semantics.md, "Non-finite states"):
+    neuron ``neuron`` after the step that starts at ``time`` (seconds), in ``variables``."""
+
+    neuron: int
+    time: float
+    variables: tuple[str, ...]
 
 
 @dataclass(eq=False)
@@ -83,12 +100,15 @@ class RunResult:
         every ``dt`` from ``t = 0``.
     info : dict
         Extra annotations (e.g. the code generation target).
+    nonfinite : NonFinite or None
+        With ``check_finite``: the first non-finite state, ``None`` when every state stayed finite.
     """
 
     spike_indices: np.ndarray
     spike_times: np.ndarray
     signals: dict[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    nonfinite: NonFinite | None = None
 
 
 @dataclass(eq=False)
@@ -168,6 +188,8 @@ class NetworkSpec:
     dt: float
     n_steps: int
     seed: int | None = None
+    #: Watch every state variable and report the first non-finite value (docs/semantics.md).
+    check_finite: bool = True
 
     @classmethod
     def single(cls, request: SimulationRequest) -> NetworkSpec:
@@ -180,7 +202,35 @@ class NetworkSpec:
         population = PopulationSpec(
             model.name, model, n, {}, initial, request.stimulus, tuple(request.record), model.threshold is not None
         )
-        return cls([population], [], [], request.dt, request.n_steps, request.seed)
+        return cls([population], [], [], request.dt, request.n_steps, request.seed, request.check_finite)
+
+    def raise_nonfinite(self, results: dict) -> None:
+        """Raise :class:`~sourced_neuron.errors.NonFiniteStateError` for the earliest non-finite
+        state any population reported (ties: the first population, then the lowest neuron)."""
+        found = [
+            (results[pop.name].nonfinite, k, pop)
+            for k, pop in enumerate(self.populations)
+            if pop.name in results and results[pop.name].nonfinite is not None
+        ]
+        if not found:
+            return
+        first, _, pop = min(found, key=lambda item: (item[0].time, item[1], item[0].neuron))
+        values = ", ".join(first.variables)
+        where = f"model {pop.model.name!r}"
+        if pop.name != pop.model.name:
+            where = f"population {pop.name!r} ({pop.model.name})"
+        raise NonFiniteStateError(
+            f"{where}: {'state variable' if len(first.variables) == 1 else 'state variables'} {values} of neuron "
+            f"{first.neuron} became infinite or NaN in the step from t = {first.time * 1e3:.6g} ms "
+            f"(dt = {self.dt * 1e3:g} ms), so the run's results are not returned. Check the parameters and initial "
+            "values, or use a smaller dt or a more accurate method; check_finite=False runs on and returns the "
+            "values as they are (after such a value, backends may differ).",
+            pop.name,
+            pop.model.name,
+            first.neuron,
+            first.time,
+            first.variables,
+        )
 
 
 class Backend(ABC):

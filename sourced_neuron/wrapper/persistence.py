@@ -24,13 +24,15 @@ import quantities as pq
 import yaml
 
 from ..errors import InputError, ModelError
-from ..io import _atomic
+from ..files import as_path, read_text, write_text
 from ..model import NeuronModel
 from .core import History, NeuronCore, finite_vector
 
 #: version of the saved-neuron file layout; files of another version are refused
 FORMAT_VERSION = 1
 FORMAT_NAME = "sourced_neuron.SourcedNeuron"
+#: The largest saved neuron LoadModel reads (its input history grows with the simulated time).
+SAVED_LIMIT = 200_000_000
 
 #: learning settings saved when the neuron has them: (attribute, key in the file)
 LEARNING_FIELDS = (
@@ -171,12 +173,11 @@ class Persistence(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=2).SetWeight([0.5, -1.0]).SaveModel("cell.json")  # doctest: +SKIP
         PosixPath('cell.json')
         """
-        target = Path(path)
+        target = as_path(path, "SaveModel")
         if target.is_dir():
             raise InputError(f"path {str(target)!r} is a folder; give a file name ({str(target / 'cell.json')!r})")
         text = self.ExportJSON(indent=1)
-        with _atomic(target) as temporary:
-            Path(temporary).write_text(text, encoding="utf-8")
+        write_text(target, text, "SaveModel")
         return target
 
     @_instance_or_class
@@ -196,13 +197,8 @@ class Persistence(NeuronCore):
         --------
         >>> neuron = SourcedNeuron.LoadModel("cell.json")  # doctest: +SKIP
         """
-        source = Path(path)
-        if not source.is_file():
-            raise InputError(f"no saved neuron at {str(source)!r}: not a file")
-        try:
-            text = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"{source}: cannot read it as a saved neuron ({error})") from None
+        source = as_path(path, "LoadModel")
+        text = read_text(source, "LoadModel: a saved neuron", SAVED_LIMIT)
         self._apply_saved(self._read_saved(text, str(source)))
         return self
 
