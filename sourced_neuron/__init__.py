@@ -9,6 +9,7 @@ several simulators, with results as Neo objects.
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 
 from . import _brian2  # noqa: F401 - first: imports Brian2 and keeps the user's sys.excepthook
 from .backends import backend_status
@@ -29,6 +30,11 @@ from .network import Network
 from .simulation import simulate
 from .targets import export
 from .wrapper import SourcedNeuron
+
+# Brian2 2.10.1 calls pyparsing with an argument name that pyparsing >= 3.3 deprecates: harmless
+# noise. Placed after the imports, because Elephant's import puts a filter showing every
+# UserWarning (which pyparsing's warnings are) once in front of the others.
+warnings.filterwarnings("ignore", message=".*'parseAll' argument is deprecated.*")
 
 try:
     __version__ = importlib.metadata.version("sourced-neuron")

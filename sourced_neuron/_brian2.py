@@ -1,18 +1,23 @@
-"""Import Brian2 without letting it replace the user's ``sys.excepthook``.
+"""Import Brian2 without letting it change how the user's program reports errors and warnings.
 
 Importing Brian2 installs its own exception hook, which reports every uncaught error of the
 importing program as "Brian 2 encountered an unexpected error" and keeps a debug log in the
-temporary folder. A library leaves the program's hook alone: this module, imported first by the
-package, imports Brian2 and puts the previous hook back (only when it was Brian2's that replaced
-it, so a hook the user installed after importing Brian2 is kept).
+temporary folder, and routes every Python warning through its logger. A library leaves the
+program's hook and warnings alone: this module, imported first by the package, imports Brian2 and
+puts both back (only where Brian2's import changed them, so a program that imported Brian2 itself
+before keeps what Brian2 set).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
-_previous = sys.excepthook
-import brian2  # noqa: E402, F401 - the import whose side effect is undone below
+_previous_hook = sys.excepthook
+_first_import = "brian2" not in sys.modules
+import brian2  # noqa: E402, F401 - the import whose side effects are undone below
 
-if sys.excepthook is not _previous and getattr(sys.excepthook, "__name__", "") == "brian_excepthook":
-    sys.excepthook = _previous
+if sys.excepthook is not _previous_hook and getattr(sys.excepthook, "__name__", "") == "brian_excepthook":
+    sys.excepthook = _previous_hook
+if _first_import:
+    logging.captureWarnings(False)  # warnings are shown by Python's own warnings module again

@@ -20,8 +20,8 @@ from typing import Any
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_dimensions
 
 from . import expressions as ex
-from . import yamlsafe
-from .errors import Diagnostic, ModelError, did_you_mean
+from . import files, yamlsafe
+from .errors import Diagnostic, InputError, ModelError, did_you_mean
 from .model import (
     AMP,
     INPUT,
@@ -29,6 +29,7 @@ from .model import (
     SECOND,
     SYNAPTIC_CURRENT,
     VOLT,
+    Bounds,
     Equation,
     InitialValue,
     NeuronModel,
@@ -99,13 +100,11 @@ def read_model_file(path: str | Path) -> NeuronModel:
     ModelError
         The file cannot be read, or the model in it is invalid.
     """
-    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(Diagnostic("no such file", str(path))) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(Diagnostic(f"cannot read the file: {exc}", str(path))) from None
+        path = files.as_path(path, "model file")
+        text = files.read_text(path, "model file", yamlsafe.MAX_BYTES)
+    except InputError as exc:
+        raise ModelError(Diagnostic(str(exc), str(path))) from None
     return build_model(text, str(path))
 
 
@@ -141,6 +140,11 @@ def _build_model(text: str, source: str) -> NeuronModel:
 _build_model_cached = functools.lru_cache(maxsize=256)(_build_model)
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for a message (a message quotes a file, never copies it)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def model_names_used(model: NeuronModel) -> set[str]:
     """Every name read by the model's expressions."""
     return _names_used(model.equations, model.threshold, model.reset, model.refractory, dict(model.initial))
@@ -169,6 +173,7 @@ class _Builder:
         self.kinds: dict[str, str] = {}
         # variables whose equation had a bad expression: declared, so they cause no follow-up errors
         self.broken: dict[str, tuple[str, Dimension]] = {}
+        self.bounds: dict[str, Bounds] = {}
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -187,9 +192,18 @@ class _Builder:
     def build(self) -> NeuronModel:
         if not isinstance(self.data, dict):
             raise ModelError(self.loc.diagnostic("a model file must be a mapping of keys such as 'name', 'equations'"))
+        if not any(key in KEYS for key in self.data):
+            # not a model file at all (a wrong path, say): name none of its content
+            raise ModelError(
+                self.loc.diagnostic(
+                    f"this is not a model file: none of its {len(self.data)} top-level keys is a model key "
+                    f"({', '.join(REQUIRED)}, ...)"
+                )
+            )
         for key in self.data:
             if key not in KEYS:
-                self.problem(f"unknown key {key!r}{did_you_mean(str(key), KEYS)}; keys: {', '.join(KEYS)}", key)
+                shown = _short(str(key))
+                self.problem(f"unknown key {shown!r}{did_you_mean(str(key), KEYS)}; keys: {', '.join(KEYS)}", shown)
         for key in REQUIRED:
             if key not in self.data:
                 self.problem(f"missing required key {key!r}")
@@ -218,6 +232,8 @@ class _Builder:
                     "parameters",
                     parameter,
                 )
+        if not self.problems:
+            self.evaluate_initial(parameters, initial, presets)
         if self.problems:
             raise ModelError(self.problems)
         model = NeuronModel(
@@ -233,6 +249,7 @@ class _Builder:
             presets=tuple(presets),
             numerics=numerics,
             synapses=tuple(synapses),
+            bounds=tuple((name, self.bounds[name]) for name in parameters if name in self.bounds),
             source=self.loc.source,
         )
         return model
@@ -303,6 +320,8 @@ class _Builder:
                 raise ex.ExpressionError(
                     f"{', '.join(map(repr, others))} in {text!r} is not a unit (a value is NUMBER UNIT, e.g. '-65 mV')"
                 )
+            if ex.infer_dimension(tree, ex.unit_lookup_dimension) is ex.BOOLEAN:
+                raise ex.ExpressionError(f"{text!r} is a condition, not a value such as '-65 mV'")
             quantity = ex.evaluate(tree, ex.UNITS.__getitem__)
         except ex.ExpressionError as exc:
             self.problem(str(exc), *path)
@@ -328,10 +347,57 @@ class _Builder:
                     f"{INPUT} is the injected current, set by the stimulus, not a parameter", "parameters", name
                 )
                 continue
-            parsed = self.literal(value, "parameters", name)
+            if isinstance(value, dict):
+                parsed = self.bounded(name, value)
+            else:
+                parsed = self.literal(value, "parameters", name)
             if parsed is not None:
                 result[name] = parsed
         return result
+
+    def bounded(self, name: str, spec: dict) -> Value | None:
+        """A parameter written ``{value: 10 ms, above: 0 ms}``: its value, its bounds kept in
+        :attr:`bounds` (see :class:`~sourced_neuron.model.Bounds`)."""
+        path = ("parameters", name)
+        for key in spec:
+            if key != "value" and key not in Bounds.KEYS:
+                hint = did_you_mean(str(key), ("value", *Bounds.KEYS))
+                self.problem(
+                    f"parameter {name!r}: unknown key {_short(str(key))!r}{hint}; a bounded parameter is "
+                    "{value: ..., min: ..., max: ..., above: ..., below: ...}",
+                    *path,
+                )
+                return None
+        if "value" not in spec:
+            self.problem(
+                f"parameter {name!r} is a mapping without 'value' (write {{value: 10 ms, above: 0 ms}})", *path
+            )
+            return None
+        value = self.literal(spec["value"], *path, "value")
+        limits = {key: self.literal(spec[key], *path, key) for key in Bounds.KEYS if key in spec}
+        if value is None or any(v is None for v in limits.values()):
+            return None
+        for key, limit in limits.items():
+            if limit.dimension != value.dimension:
+                self.problem(
+                    f"parameter {name!r}: {key} {limit.text!r} has units of {ex.dimension_text(limit.dimension)} "
+                    f"but the value has units of {ex.dimension_text(value.dimension)}",
+                    *path,
+                    key,
+                )
+                return None
+        bounds = Bounds(**limits)
+        lower = [limits[k].magnitude for k in ("min", "above") if k in limits]
+        upper = [limits[k].magnitude for k in ("max", "below") if k in limits]
+        if lower and upper and max(lower) > min(upper):
+            self.problem(f"parameter {name!r}: its bounds leave no value allowed", *path)
+            return None
+        rule = bounds.violation(value.magnitude)
+        if rule is not None:
+            self.problem(f"parameter {name!r} = {value.text!r} {rule}", *path, "value")
+            return None
+        self.bounds[name] = bounds
+        return value
 
     def equations(self) -> list[Equation]:
         raw = self.data.get("equations")
@@ -637,6 +703,33 @@ class _Builder:
             result.append(f"{target} {op} {ex.normalise(tree)}")
         return result
 
+    def evaluate_initial(
+        self, parameters: dict[str, Value], initial: dict[str, InitialValue], presets: list[Preset]
+    ) -> None:
+        """Evaluate the initial values with the default parameters and with every preset, so that
+        a value that cannot be computed (``1/0*mV``, an overflow) is found here, not at run time."""
+        cases = [(None, parameters, initial)]
+        cases += [(p, parameters | dict(p.parameters), initial | dict(p.initial)) for p in presets]
+        for preset, params, values in cases:
+            known: dict[str, Any] = {name: value.quantity for name, value in params.items()}
+            for name in [*initial, *(n for n in values if n not in initial)]:
+                try:
+                    known[name] = ex.evaluate(
+                        ex.parse(values[name].expression),
+                        lambda n, known=known: known[n] if n in known else ex.UNITS[n],
+                    )
+                except ex.ExpressionError as exc:
+                    message = f"initial value of {name!r}, {values[name].text!r}, {exc.reason}"
+                    if preset is None:
+                        self.problem(message, "initial", name)
+                    elif name in dict(preset.initial):
+                        self.problem(f"preset {preset.name!r}: {message}", "presets", preset.name, name)
+                    else:
+                        self.problem(
+                            f"with the values of preset {preset.name!r}, the {message}", "presets", preset.name
+                        )
+                    break
+
     def check_flags(self, equations: list[Equation], refractory: Refractory | None) -> None:
         for eq in equations:
             if "unless refractory" in eq.flags and refractory is None:
@@ -757,6 +850,10 @@ class _Builder:
                             f"{ex.dimension_text(parameters[name].dimension)}",
                             *path,
                         )
+                        continue
+                    rule = self.bounds[name].violation(parsed.magnitude) if name in self.bounds else None
+                    if rule is not None:
+                        self.problem(f"preset {preset!r}: {name} = {parsed.text!r} {rule}", *path)
                         continue
                     params.append((name, parsed))
                 elif name in states:
@@ -920,6 +1017,9 @@ class _Builder:
             )
         equations.extend(added)
         parameters.update(extra)
+        for port in ports:  # a port's time constant is positive, as when the file gave it
+            if port.tau_name:
+                self.bounds[port.tau_name] = Bounds(above=Value.of(0.0 * ex.UNITS["ms"], "0 ms"))
 
     def port_value(self, spec: dict, key: str, dim: Dimension, port: str, path: tuple) -> Value | None:
         if key not in spec:

@@ -19,7 +19,14 @@ from collections.abc import Callable, Mapping
 import brian2.units
 import numpy as np
 from brian2.core.namespace import DEFAULT_UNITS
-from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions, get_unit
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    Dimension,
+    DimensionMismatchError,
+    Quantity,
+    get_dimensions,
+    get_unit,
+)
 
 __all__ = [
     "BOOLEAN",
@@ -74,8 +81,13 @@ MAX_EXPONENT = 16
 class ExpressionError(ValueError):
     """An expression is malformed, unsafe or dimensionally inconsistent.
 
-    The caller attaches the file, field and line before reporting it.
+    The caller attaches the file, field and line before reporting it. ``reason`` is the
+    message without the expression (what :func:`evaluate` found wrong), where there is one.
     """
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class _Boolean:
@@ -159,7 +171,35 @@ def parse(text: str) -> ast.expr:
     _check_depth(tree)
     for node in ast.walk(tree):
         _check_node(node, text.strip())
+    _check_constants(tree.body, text.strip())
     return tree.body
+
+
+def _is_constant(node: ast.expr) -> bool:
+    """Whether ``node`` is a number: it reads no variable (numbers, units and functions of them only)."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Compare | ast.BoolOp):
+            return False
+        if isinstance(n, ast.Name) and n.id not in UNITS and n.id not in FUNCTIONS:
+            return False
+    return True
+
+
+def _check_constants(node: ast.expr, text: str) -> None:
+    """Evaluate every constant part of an expression (``2**1024``, ``1/0*mV``, ``(-1)**0.5``) and
+    refuse it when it is not a finite real number, so no simulator or code generator meets it."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Constant) or not _is_constant(current):
+            stack.extend(child for child in ast.iter_child_nodes(current) if isinstance(child, ast.expr))
+            continue
+        if isinstance(current, ast.Name):
+            continue  # a unit
+        try:
+            evaluate(current, UNITS.__getitem__)
+        except ExpressionError as exc:
+            raise ExpressionError(f"the constant {ast.unparse(current)!r} in {text!r} {exc.reason}") from None
 
 
 def _check_depth(tree: ast.AST) -> None:
@@ -420,7 +460,7 @@ def evaluate(node: ast.expr, lookup: Callable[[str], object]):
 
     def visit(n: ast.expr):
         if isinstance(n, ast.Constant):
-            return n.value if isinstance(n.value, bool) else float(n.value)
+            return n.value if isinstance(n.value, bool) else np.float64(n.value)
         if isinstance(n, ast.Name):
             return lookup(n.id)
         if isinstance(n, ast.UnaryOp):
@@ -451,22 +491,43 @@ def evaluate(node: ast.expr, lookup: Callable[[str], object]):
             if isinstance(n.op, ast.Mult):
                 return a * b
             if isinstance(n.op, ast.Div):
+                if not np.all(np.asarray(b) != 0):
+                    raise ZeroDivisionError("division by zero")
                 return a / b
+            if np.any(np.asarray(a) < 0) and not np.all(np.mod(np.asarray(b, dtype=float), 1) == 0):
+                raise ArithmeticError("is not a real number (a negative number to a fractional power)")
             return a**b
         if isinstance(n, ast.Call):
             return _FUNCTION_IMPLEMENTATIONS[n.func.id](*[visit(a) for a in n.args])
         raise ExpressionError(f"cannot evaluate {ast.unparse(n)!r}")  # pragma: no cover
 
+    def fail(reason: str) -> ExpressionError:
+        return ExpressionError(f"{ast.unparse(node)!r} {reason}", reason)
+
     try:
-        with np.errstate(all="raise"):
+        # underflow to zero or a subnormal number is the correct result, not an error
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
             result = visit(node)
-    except (OverflowError, ZeroDivisionError, FloatingPointError, ArithmeticError) as exc:
-        raise ExpressionError(f"cannot evaluate {ast.unparse(node)!r}: {exc}") from None
-    if isinstance(result, Quantity) and result.shape == ():
-        if not np.isfinite(float(result)):
-            raise ExpressionError(f"{ast.unparse(node)!r} is not finite")
-    elif isinstance(result, float) and not math.isfinite(result):
-        raise ExpressionError(f"{ast.unparse(node)!r} is not finite")
+    except ZeroDivisionError:
+        raise fail("divides by zero") from None
+    except (OverflowError, FloatingPointError, ArithmeticError) as exc:
+        if isinstance(exc, OverflowError) or "overflow" in str(exc):
+            reason = "is too large (overflow)"
+        elif isinstance(exc, FloatingPointError):
+            reason = "is not a real number (an invalid operation such as sqrt(-1), log(0) or inf - inf)"
+        else:
+            reason = str(exc)
+        raise fail(reason) from None
+    except DimensionMismatchError as exc:
+        raise fail(f"has units that do not match ({exc.desc if hasattr(exc, 'desc') else exc})") from None
+    except (TypeError, ValueError) as exc:  # e.g. a condition used as a number
+        raise fail(f"cannot be evaluated ({type(exc).__name__}: {exc})") from None
+    if np.iscomplexobj(np.asarray(result)):
+        raise fail("is not a real number")
+    if not isinstance(result, bool | np.bool_) and not np.all(np.isfinite(np.asarray(result, dtype=float))):
+        raise fail("is not finite")
+    if isinstance(result, np.floating):
+        result = float(result)
     return result
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
+from . import files
 from .errors import InputError, did_you_mean
 from .model import NeuronModel
 
@@ -46,7 +48,12 @@ def load_model(name_or_path: str | Path | NeuronModel) -> NeuronModel:
     """
     if isinstance(name_or_path, NeuronModel):
         return name_or_path
-    text = str(name_or_path)
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise InputError(
+            "model must be a library model name, the path of a model file or a NeuronModel, got "
+            f"{type(name_or_path).__name__} {name_or_path!r}"
+        )
+    text = str(files.as_path(name_or_path, "model"))
     if isinstance(name_or_path, str) and name_or_path in library_models():
         entry = model_path(name_or_path)
         return NeuronModel.from_yaml(entry.read_text(encoding="utf-8"), source=f"models/{name_or_path}.yaml")

@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions, get_or_create_dimension
 
@@ -25,6 +26,7 @@ from .units import as_quantity, format_quantity
 
 __all__ = [
     "METHODS",
+    "Bounds",
     "Equation",
     "InitialValue",
     "NeuronModel",
@@ -91,6 +93,44 @@ class Value:
         """The value as a Brian2 quantity, or a float when dimensionless."""
         dim = self.dimension
         return self.magnitude if dim == DIMENSIONLESS else Quantity(self.magnitude, dim=dim)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a parameter may take, as declared in the model file (``min``/``max``
+    inclusive, ``above``/``below`` exclusive), like NESTML's parameter guards.
+
+    Checked when the model is loaded (its value and every preset's) and whenever a value is
+    overridden (``params=``, presets, network populations, sweeps).
+    """
+
+    min: Value | None = None
+    max: Value | None = None
+    above: Value | None = None
+    below: Value | None = None
+
+    #: The keys of a bounded parameter's mapping in a model file, besides ``value``.
+    KEYS = ("min", "max", "above", "below")
+
+    def items(self) -> list[tuple[str, Value]]:
+        """The declared bounds as (key, value) pairs, in :attr:`KEYS` order."""
+        return [(key, getattr(self, key)) for key in self.KEYS if getattr(self, key) is not None]
+
+    def violation(self, magnitudes) -> str | None:
+        """``None`` when every value (SI magnitudes, a number or an array) is within the bounds,
+        else the rule the first offending value breaks, e.g. ``"must be above 0.0 ms"``."""
+        values = np.asarray(magnitudes, dtype=float)
+        rules = {
+            "min": (lambda v, b: v >= b, "at least"),
+            "max": (lambda v, b: v <= b, "at most"),
+            "above": (lambda v, b: v > b, "above"),
+            "below": (lambda v, b: v < b, "below"),
+        }
+        for key, bound in self.items():
+            test, words = rules[key]
+            if not np.all(test(values, bound.magnitude)):
+                return f"must be {words} {bound.text or format_quantity(bound.quantity)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -286,6 +326,9 @@ class NeuronModel:
     synapses: tuple[ReceptorPort, ...] = ()
     description: str = ""
     references: tuple[str, ...] = ()
+    #: Declared bounds of parameters (name, :class:`Bounds`); not part of :attr:`content_hash`,
+    #: since they change which values are accepted, not the dynamics.
+    bounds: tuple[tuple[str, Bounds], ...] = ()
     source: str = field(default="<string>", compare=False, repr=False)
 
     # --- construction and serialisation ------------------------------------------------
@@ -325,7 +368,14 @@ class NeuronModel:
         if self.refractory is not None:
             data["refractory"] = self.refractory.text or self.refractory.expression
         port_parameters = receptor_parameters(self.synapses)
-        data["parameters"] = {name: _plain(v.text) for name, v in self.parameters if name not in port_parameters}
+        bounds = dict(self.bounds)
+
+        def parameter(name: str, value: Value):
+            if name not in bounds:
+                return _plain(value.text)
+            return {"value": _plain(value.text), **{k: _plain(b.text) for k, b in bounds[name].items()}}
+
+        data["parameters"] = {name: parameter(name, v) for name, v in self.parameters if name not in port_parameters}
         if self.initial:
             data["initial"] = {name: _plain(v.text or v.expression) for name, v in self.initial}
         if self.presets:
@@ -470,6 +520,28 @@ class NeuronModel:
         except InputError as exc:
             raise ex.ExpressionError(str(exc)) from None
 
+    def check_bounds(self, name: str, magnitudes, what: str | None = None) -> None:
+        """Refuse values (SI magnitudes) of parameter ``name`` outside its declared :class:`Bounds`.
+
+        Raises
+        ------
+        InputError
+            Naming the parameter, the model, the rule of the model file and the value.
+        """
+        bounds = dict(self.bounds).get(name)
+        if bounds is None:
+            return
+        rule = bounds.violation(magnitudes)
+        if rule is not None:
+            values = np.atleast_1d(np.asarray(magnitudes, dtype=float))
+            dimension = dict(self.parameters)[name].dimension
+            bad = next(v for v in values if bounds.violation(v) is not None)
+            shown = format_quantity(bad if dimension == DIMENSIONLESS else Quantity(bad, dim=dimension))
+            raise InputError(
+                f"{what or f'parameter {name!r} of model {self.name!r}'} {rule} (the bound of the model file), "
+                f"got {shown}"
+            )
+
     def names(self) -> tuple[str, ...]:
         """Every name the model defines (variables, subexpressions, parameters)."""
         return tuple(dict.fromkeys([e.name for e in self.equations] + list(self.parameter_names)))
@@ -487,7 +559,14 @@ class NeuronModel:
         result: dict[str, Any] = {}
         for name, init in self.initial:
             tree = ex.parse(init.expression)
-            result[name] = values[name] = ex.evaluate(tree, lambda n: values[n] if n in values else ex.UNITS[n])
+            try:
+                value = ex.evaluate(tree, lambda n: values[n] if n in values else ex.UNITS[n])
+            except ex.ExpressionError as exc:
+                raise InputError(
+                    f"model {self.name!r}: the initial value of {name!r}, {init.text or init.expression!r}, "
+                    f"{exc.reason} with these parameter values"
+                ) from None
+            result[name] = values[name] = value
         return result
 
     # --- derived models ----------------------------------------------------------------
@@ -530,6 +609,7 @@ class NeuronModel:
                 if hasattr(quantity, "shape") and quantity.shape != ():
                     raise UnitError(f"parameter {name!r} of model {self.name!r} takes one value, not an array")
                 params[name] = Value.of(quantity, raw if isinstance(raw, str) else None)
+                self.check_bounds(name, params[name].magnitude)
             elif name in self.state_variables or name in self.per_neuron_parameters:
                 quantity = as_quantity(
                     raw, f"initial value of {name!r} in model {self.name!r}", self.dimension_of(name)

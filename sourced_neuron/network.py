@@ -29,15 +29,24 @@ import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
 from . import expressions as ex
-from .backends import NetworkSpec, PopulationSpec, ProjectionSpec, SourceSpec, get_backend
+from .backends import (
+    NetworkSpec,
+    PopulationSpec,
+    ProjectionSpec,
+    SourceSpec,
+    check_backend_grid,
+    check_steps,
+    get_backend,
+)
 from .backends.base import WeightRecord
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import AMP, SECOND, NeuronModel
 from .progress import Progress
+from .resources import require_memory
 from .stimulus import Stimulus
 from .synapse_model import SynapseModel, load_synapse
-from .units import as_quantity, format_quantity, neo_unit, si_to_neo
+from .units import as_quantity, as_scalar, format_quantity, neo_unit, si_to_neo
 
 __all__ = ["RULES", "Network"]
 
@@ -136,14 +145,19 @@ class Network:
         self._check_name(name)
         _check_size(size, f"population {name!r}")
         model = load_model(model).with_preset(preset)
+        if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
+            raise InputError(f"population {name!r}: params must be a mapping of name to value, got {params!r}")
         values = dict(params or {})
         valid = model.parameter_names + model.state_variables + model.per_neuron_parameters
-        for key in values:
+        for key, value in values.items():
             if key not in valid:
                 raise InputError(
                     f"population {name!r}: model {model.name!r} has no parameter or state {key!r}"
                     f"{did_you_mean(key, valid)}"
                 )
+            if not isinstance(value, Mapping):  # a value or one per neuron: checked now (distributions at run)
+                drawn = _values(value, int(size), model.dimension_of(key), f"{name}.{key}", None)
+                model.check_bounds(key, drawn, f"population {name!r}: parameter {key!r}")
         if self.dt is None:
             self.dt = model.numerics.dt.magnitude
         self._populations[name] = _Population(name, model, int(size), preset, values)
@@ -397,6 +411,7 @@ class Network:
         spec = self.spec(duration)
         spec.check_finite = check_finite
         engine = get_backend(backend)
+        check_backend_grid(engine.capabilities(), spec.dt, backend)
         methods = engine.capabilities().methods
         for pop in spec.populations:
             method = pop.model.numerics.method
@@ -415,11 +430,17 @@ class Network:
         """The backend-independent description of a run: every random choice drawn."""
         if not self._populations:
             raise InputError("the network has no populations")
-        seconds = float(as_quantity(duration, "duration", SECOND))
+        seconds = float(as_scalar(duration, "duration", SECOND))
+        if seconds <= 0:
+            raise InputError(f"duration must be positive, got {duration!r}")
         dt = float(self.dt)
-        n_steps = round(seconds / dt)
-        if n_steps < 1:
-            raise InputError(f"duration {duration!r} is shorter than one time step")
+        n_steps = check_steps(seconds, dt, f"duration {duration!r}")
+        recorded = sum(p.size * len(p.record - {"spikes"}) for p in self._populations.values())
+        require_memory(
+            24.0 * (n_steps + 1) * recorded,  # monitor, result and Neo signal, float64 each
+            f"recording {recorded:,} variable(s) of neurons for {n_steps:,} steps",
+            "record fewer variables or neurons, or simulate a shorter time",
+        )
         rng = np.random.default_rng(self._sequence.spawn(1)[0])  # one stream per run
         populations = [self._population_spec(pop, dt, n_steps, rng) for pop in self._populations.values()]
         sources = [self._source_spec(src, dt, n_steps, rng) for src in self._sources.values()]
@@ -442,6 +463,7 @@ class Network:
 
     def _pairs(self, rule, n_pre, n_post, p, indegree, pairs, exclude_self, what):
         rng = self._rng
+        _require_connection_memory(rule, n_pre, n_post, p, indegree, what)
         if rule == "all_to_all":
             i, j = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
             i, j = i.ravel(), j.ravel()
@@ -494,6 +516,7 @@ class Network:
         constant, per_neuron = {}, {}
         for key, value in pop.values.items():
             drawn = _values(value, pop.size, model.dimension_of(key), f"{pop.name}.{key}", rng)
+            model.check_bounds(key, drawn, f"population {pop.name!r}: parameter {key!r}")
             if np.ndim(drawn):
                 per_neuron[key] = drawn
             else:
@@ -584,6 +607,37 @@ def _initial_values(model: NeuronModel, parameters: dict[str, np.ndarray], size:
         values[name] = ex.evaluate(tree, lambda n: values[n] if n in values else ex.UNITS[n])
         result[name] = np.broadcast_to(np.asarray(values[name], dtype=float), (size,)).copy()
     return result
+
+
+#: Bytes a synapse takes from drawing to the simulator: indices, weight and delay here and in the
+#: run's description (int64 and float64), and the simulator's own copy.
+BYTES_PER_SYNAPSE = 96
+
+
+def _require_connection_memory(rule: str, n_pre: int, n_post: int, p: Any, indegree: Any, what: str) -> None:
+    """Refuse a connection whose synapses, or the arrays drawn to choose them, cannot fit in memory."""
+    pairs = float(n_pre) * float(n_post)
+    if rule == "all_to_all":
+        synapses, drawn = pairs, 32.0 * pairs  # the index grid, raveled and masked
+    elif rule == "fixed_probability":
+        try:
+            probability = min(max(float(p), 0.0), 1.0)
+        except (TypeError, ValueError):
+            return  # refused with its reason by the rule itself
+        synapses, drawn = pairs * probability, 9.0 * pairs  # a random number and a flag per pair
+    elif rule == "fixed_indegree":
+        try:
+            synapses = float(n_post) * max(int(indegree), 0)
+        except (TypeError, ValueError):
+            return
+        drawn = 16.0 * synapses
+    else:
+        return
+    require_memory(
+        drawn + BYTES_PER_SYNAPSE * synapses,
+        f"{what} ({rule}, {n_pre:,} x {n_post:,} neurons, {synapses:.3g} synapses)",
+        "connect fewer neurons or with a lower probability or in-degree",
+    )
 
 
 def _check_size(size: Any, what: str) -> None:

@@ -16,13 +16,14 @@ import numpy as np
 import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
-from .backends import NetworkSpec, RunResult, SimulationRequest, get_backend
+from .backends import NetworkSpec, RunResult, SimulationRequest, check_backend_grid, check_steps, get_backend
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import INPUT, SECOND, NeuronModel
 from .progress import Progress
+from .resources import require_memory
 from .stimulus import Stimulus
-from .units import as_quantity, format_quantity, si_to_neo
+from .units import as_scalar, format_quantity, si_to_neo
 
 __all__ = ["prepare", "simulate"]
 
@@ -42,19 +43,19 @@ def prepare(
     check_finite: bool = True,
 ) -> SimulationRequest:
     """Check the arguments of :func:`simulate` and return the backend-independent request."""
+    if preset is not None and not isinstance(preset, str):
+        raise InputError(f"preset must be a preset's name (a string), got {type(preset).__name__} {preset!r}")
+    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
+        raise InputError(f"params must be a mapping of parameter name to value, got {type(params).__name__}")
     model = load_model(model).with_preset(preset).with_parameters(dict(params or {}))
     if dt is not None:
         model = model.with_numerics(dt=dt)
-    duration_s = float(as_quantity(duration, "duration", SECOND))
+    duration_s = float(as_scalar(duration, "duration", SECOND))
     if duration_s <= 0:
         raise InputError(f"duration must be positive, got {duration!r}")
     if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) or not 1 <= n_neurons <= MAX_NEURONS:
         raise InputError(f"n_neurons must be an integer from 1 to {MAX_NEURONS}, got {n_neurons!r}")
-    if record is None:
-        record = ()
-    elif isinstance(record, str):
-        record = (record,)
-    record = tuple(record)
+    record = _names(record, "record")
     recordable = model.state_variables + model.subexpressions + model.per_neuron_parameters
     recordable += (INPUT,) if model.uses_input else ()
     for name in record:
@@ -72,12 +73,31 @@ def prepare(
         raise InputError(f"model {model.name!r} does not read {INPUT}, so it cannot take a stimulus")
     if not isinstance(check_finite, bool):
         raise InputError(f"check_finite must be True or False, got {check_finite!r}")
-    request = SimulationRequest(
+    n_steps = check_steps(duration_s, model.numerics.dt.magnitude, f"duration {duration!r}")
+    samples = (n_steps + 1) * int(n_neurons) * len(record)
+    require_memory(
+        24.0 * samples,  # the simulator's monitor, the result's copy and the Neo signal, float64 each
+        f"recording {', '.join(record)} of {n_neurons} neuron(s) for {n_steps:,} steps",
+        "record fewer variables or neurons, or simulate a shorter time",
+    )
+    return SimulationRequest(
         model, duration_s, int(n_neurons), stim, record, None if seed is None else int(seed), check_finite
     )
-    if request.n_steps < 1:
-        raise InputError(f"duration {duration!r} is shorter than one time step ({model.numerics.dt.text})")
-    return request
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    """A name or a sequence of names (``record``) as a tuple of strings."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Iterable) or isinstance(value, bytes | Mapping):
+        raise InputError(f"{what} must be a variable name or a sequence of names, got {type(value).__name__} {value!r}")
+    names = tuple(value)
+    for name in names:
+        if not isinstance(name, str):
+            raise InputError(f"{what} must hold variable names (strings), got {type(name).__name__} {name!r}")
+    return names
 
 
 def simulate(
@@ -166,6 +186,7 @@ def simulate(
         )
     if request.stimulus.kind not in capabilities.stimuli:
         raise UnsupportedFeatureError(f"backend {backend!r} does not take a {request.stimulus.kind} stimulus")
+    check_backend_grid(capabilities, request.dt, backend)
     with Progress(request.n_steps * request.dt, f"{request.model.name} on {backend}", progress) as bar:
         result = engine.run(request, bar)
     if request.check_finite:

@@ -154,7 +154,9 @@ class Stimulus:
                 np.round(times / dt) < np.round(stop / dt)
             )
             return on[:, None] * amplitude if amplitude.ndim else on * amplitude
-        index = np.floor(times / float(self.sampling_period) + 1e-9).astype(int)
+        # in floating point first: a period far shorter than dt gives indices beyond any integer
+        position = np.floor(times / float(self.sampling_period) + 1e-9)
+        index = np.minimum(position, amplitude.shape[0]).astype(int)
         inside = index < amplitude.shape[0]
         values = amplitude[np.minimum(index, amplitude.shape[0] - 1)]
         return values * (inside[:, None] if values.ndim == 2 else inside)

@@ -36,7 +36,7 @@ from typing import Any
 from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_dimensions
 
 from . import expressions as ex
-from . import yamlsafe
+from . import files, yamlsafe
 from .checks import _RESET_RE, _Builder
 from .errors import Diagnostic, InputError, ModelError, did_you_mean
 from .model import AMP, SECOND, VOLT, Equation, Value
@@ -456,17 +456,16 @@ def load_synapse(name_or_path: str | Path | SynapseModel) -> SynapseModel:
     """
     if isinstance(name_or_path, SynapseModel):
         return name_or_path
-    text = str(name_or_path)
+    path = files.as_path(name_or_path, "synapse model")
+    text = str(path)
     if text in library_synapses():
         return build_synapse((_folder() / f"{text}.yaml").read_text(encoding="utf-8"), f"models/synapses/{text}.yaml")
-    path = Path(text)
     if path.suffix in (".yaml", ".yml") or "/" in text:
         try:
-            return build_synapse(path.read_text(encoding="utf-8"), str(path))
-        except FileNotFoundError:
-            raise ModelError(Diagnostic("no such file", str(path))) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(Diagnostic(f"cannot read the file: {exc}", str(path))) from None
+            source = files.read_text(path, "synapse model file", yamlsafe.MAX_BYTES)
+        except InputError as exc:
+            raise ModelError(Diagnostic(str(exc), text)) from None
+        return build_synapse(source, text)
     raise InputError(
         f"no library synapse model {text!r}{did_you_mean(text, library_synapses())}; "
         f"library synapse models: {', '.join(library_synapses())}"

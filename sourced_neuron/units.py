@@ -10,12 +10,38 @@ from typing import Any
 
 import numpy as np
 import quantities as pq
-from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions
+from brian2.units.fundamentalunits import (
+    DIMENSIONLESS,
+    Dimension,
+    DimensionMismatchError,
+    Quantity,
+    get_dimensions,
+    get_or_create_dimension,
+)
 
 from .errors import UnitError
-from .expressions import UNITS, ExpressionError, dimension_text, evaluate, names_in, parse_value
+from .expressions import (
+    BOOLEAN,
+    UNITS,
+    ExpressionError,
+    dimension_text,
+    evaluate,
+    infer_dimension,
+    names_in,
+    parse_value,
+    unit_lookup_dimension,
+)
 
-__all__ = ["as_quantity", "check_dimension", "format_quantity", "neo_unit", "si_magnitude", "si_to_neo", "to_neo"]
+__all__ = [
+    "as_quantity",
+    "as_scalar",
+    "check_dimension",
+    "format_quantity",
+    "neo_unit",
+    "si_magnitude",
+    "si_to_neo",
+    "to_neo",
+]
 
 # Brian2's base dimensions, in the order of Dimension._dims, and their ``quantities`` units.
 _PQ_BASE = (pq.m, pq.kg, pq.s, pq.A, pq.K, pq.mol, pq.cd)
@@ -40,13 +66,19 @@ def _named(dim: Dimension) -> str | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def as_quantity(value: Any, what: str = "value", dimension: Dimension | None = None):
     """Convert a user value to a Brian2 quantity (or float when dimensionless).
 
     Parameters
     ----------
     value : str, number, array, ``quantities.Quantity`` or Brian2 ``Quantity``
-        E.g. ``"10 pA"``, ``0.02``, ``10 * pq.pA`` or ``10 * brian2.pA``.
+        E.g. ``"10 pA"``, ``0.02``, ``10 * pq.pA`` or ``10 * brian2.pA``; a sequence or array
+        gives an array quantity (every element in the same unit).
     what : str
         Names the value in error messages.
     dimension : Dimension, optional
@@ -55,11 +87,37 @@ def as_quantity(value: Any, what: str = "value", dimension: Dimension | None = N
     Raises
     ------
     UnitError
-        The value cannot be read as a quantity, or has the wrong dimension.
+        The value cannot be read as a quantity (of any type: this is the boundary where user
+        values come in), is not finite, or has the wrong dimension.
     """
+    try:
+        result = _convert(value, what)
+    except UnitError:
+        raise
+    except (TypeError, ValueError, OverflowError, DimensionMismatchError, RecursionError) as exc:
+        raise UnitError(f"{what}: cannot read {_shown(value)} as a number with units ({exc})") from exc
+    if isinstance(result, Quantity) and result.dim == DIMENSIONLESS:
+        result = np.asarray(result, dtype=float)
+        result = float(result) if result.ndim == 0 else result
+    if np.any(~np.isfinite(np.asarray(result, dtype=float))):
+        raise UnitError(f"{what}: {_shown(value)} is not finite")
+    if dimension is not None:
+        check_dimension(result, dimension, what)
+    return result
+
+
+def as_scalar(value: Any, what: str = "value", dimension: Dimension | None = None):
+    """:func:`as_quantity` for a single value: an array, list or tuple is a :class:`UnitError`."""
+    result = as_quantity(value, what, dimension)
+    if np.ndim(result) != 0:
+        raise UnitError(f"{what}: expected one value, got {np.size(result)} values ({_shown(value)})")
+    return result
+
+
+def _convert(value: Any, what: str):
     if isinstance(value, Quantity):
-        result = value
-    elif isinstance(value, pq.Quantity):
+        return value
+    if isinstance(value, pq.Quantity):
         simplified = value.simplified
         dims = [0.0] * 7
         for unit, power in simplified.dimensionality.items():
@@ -67,37 +125,35 @@ def as_quantity(value: Any, what: str = "value", dimension: Dimension | None = N
             if symbol not in _PQ_BY_NAME:
                 raise UnitError(f"{what}: cannot convert unit {value.dimensionality.string!r}")
             dims[_PQ_BY_NAME[symbol]] += float(power)
-        result = Quantity(np.asarray(simplified.magnitude, dtype=float), dim=Dimension(dims))
-    elif isinstance(value, bool):
+        return Quantity(np.asarray(simplified.magnitude, dtype=float), dim=get_or_create_dimension(tuple(dims)))
+    if isinstance(value, bool | np.bool_):
         raise UnitError(f"{what}: expected a number with units, got a boolean")
-    elif isinstance(value, int | float | np.integer | np.floating):
-        result = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
         try:
             tree = parse_value(value)
             unknown = sorted(n for n in names_in(tree) if n not in UNITS)
             if unknown:
                 raise ExpressionError(f"{', '.join(map(repr, unknown))} is not a unit")
-            result = evaluate(tree, UNITS.__getitem__)
+            if infer_dimension(tree, unit_lookup_dimension) is BOOLEAN:
+                raise ExpressionError("it is a condition, not a value")
+            return evaluate(tree, UNITS.__getitem__)
         except ExpressionError as exc:
-            raise UnitError(f"{what}: cannot read {value!r} as a quantity ({exc})") from None
-    elif isinstance(value, list | tuple | np.ndarray):
-        items = [as_quantity(v, what) for v in np.asarray(value, dtype=object).ravel()]
+            raise UnitError(f"{what}: cannot read {_shown(value)} as a quantity ({exc})") from None
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        return np.asarray(value, dtype=float)
+    if isinstance(value, list | tuple | np.ndarray):
+        array = np.asarray(value, dtype=object)
+        items = [_convert(v, what) for v in array.ravel()]
+        if any(np.ndim(i) for i in items):
+            raise UnitError(f"{what}: a sequence of values must be flat or rectangular, got {_shown(value)}")
         dims = {get_dimensions(i) for i in items}
         if len(dims) > 1:
             raise UnitError(f"{what}: the elements have different units")
-        magnitudes = np.asarray([float(np.asarray(i)) for i in items]).reshape(np.shape(value))
-        result = Quantity(magnitudes, dim=dims.pop() if dims else DIMENSIONLESS)
-    else:
-        raise UnitError(f"{what}: expected a number with units such as '10 pA', got {type(value).__name__}")
-    if isinstance(result, Quantity) and result.dim == DIMENSIONLESS:
-        result = np.asarray(result, dtype=float)
-        result = float(result) if result.ndim == 0 else result
-    if np.any(~np.isfinite(np.asarray(result, dtype=float))):
-        raise UnitError(f"{what}: {value!r} is not finite")
-    if dimension is not None:
-        check_dimension(result, dimension, what)
-    return result
+        magnitudes = np.asarray([float(np.asarray(i)) for i in items], dtype=float).reshape(array.shape)
+        return Quantity(magnitudes, dim=dims.pop() if dims else DIMENSIONLESS)
+    raise UnitError(f"{what}: expected a number with units such as '10 pA', got {type(value).__name__}")
 
 
 def check_dimension(value, dimension: Dimension, what: str) -> None:

@@ -101,8 +101,14 @@ def test_values_and_evaluation():
     assert ex.evaluate(ex.parse("exprel(0)"), ex.UNITS.__getitem__) == 1.0
     with pytest.raises(ex.ExpressionError, match="is not a unit"):
         ex.parse_value("3 volts")
-    with pytest.raises(ex.ExpressionError, match="cannot evaluate"):
-        ex.evaluate(ex.parse("10.0**400"), ex.UNITS.__getitem__)
+    # constant parts are evaluated when parsed: an overflow never reaches a simulator
+    with pytest.raises(ex.ExpressionError, match=r"the constant '10.0 \*\* 400 \* mV' .* is too large"):
+        ex.parse("v + 10.0**400*mV")
+    with pytest.raises(ex.ExpressionError, match="divides by zero"):
+        ex.evaluate(ex.parse("1/x"), {"x": 0.0}.__getitem__)
+    with pytest.raises(ex.ExpressionError, match="not a real number"):
+        ex.evaluate(ex.parse("x**0.5"), {"x": -2.0}.__getitem__)
+    assert ex.evaluate(ex.parse("1e-320*x"), {"x": 1e-10}.__getitem__) == 0.0  # underflow is not an error
 
 
 def test_dimension_text_is_readable():

@@ -16,6 +16,8 @@ from .base import (
     RunResult,
     SimulationRequest,
     SourceSpec,
+    check_backend_grid,
+    check_steps,
 )
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "SimulationRequest",
     "SourceSpec",
     "backend_status",
+    "check_backend_grid",
+    "check_steps",
     "get_backend",
 ]
 
@@ -43,6 +47,8 @@ REGISTRY: dict[str, str] = {
 
 
 def _backend_class(name: str) -> type[Backend]:
+    if not isinstance(name, str):
+        raise BackendUnavailableError(f"backend must be a backend's name, one of {', '.join(REGISTRY)}; got {name!r}")
     if name not in REGISTRY:
         hint = did_you_mean(name, list(REGISTRY))
         raise BackendUnavailableError(f"unknown backend {name!r}{hint}; backends: {', '.join(REGISTRY)}")

@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import NonFiniteStateError
+from ..errors import InputError, NonFiniteStateError, UnsupportedFeatureError
 from ..model import NeuronModel
 from ..progress import Progress
+from ..resources import MAX_STEPS
 from ..stimulus import Stimulus
 from ..synapse_model import SynapseModel
 from ..units import si_magnitude
@@ -26,6 +27,8 @@ __all__ = [
     "SimulationRequest",
     "SourceSpec",
     "WeightRecord",
+    "check_backend_grid",
+    "check_steps",
 ]
 
 
@@ -71,8 +74,8 @@ class SimulationRequest:
 
     @property
     def n_steps(self) -> int:
-        """Number of time steps: the duration rounded to the dt grid."""
-        return round(self.duration / self.dt)
+        """Number of time steps: the duration rounded to the dt grid (:func:`check_steps`)."""
+        return check_steps(self.duration, self.dt)
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,50 @@ class NetworkSpec:
             first.neuron,
             first.time,
             first.variables,
+        )
+
+
+def check_steps(duration: float, dt: float, what: str = "duration") -> int:
+    """The number of steps of a run (``duration / dt`` rounded), refused above
+    :data:`~sourced_neuron.resources.MAX_STEPS` or below one step, before anything is built.
+
+    Raises
+    ------
+    InputError
+        Naming the count, the step and the limit.
+    """
+    ratio = duration / dt if dt > 0 else float("inf")
+    if not np.isfinite(ratio) or ratio > MAX_STEPS + 0.5:
+        raise InputError(
+            f"{what} with dt = {dt * 1e3:g} ms is {ratio:.3g} time steps; a run may take at most {MAX_STEPS:,} "
+            "steps (docs/semantics.md, 'Limits'): check the units of the duration and dt, or split the run"
+        )
+    steps = round(ratio)
+    if steps < 1:
+        raise InputError(f"{what} is shorter than one time step (dt = {dt * 1e3:g} ms)")
+    return steps
+
+
+def check_backend_grid(capabilities: Capabilities, dt: float, backend: str) -> None:
+    """Refuse a ``dt`` the backend cannot resolve: not a whole multiple of its time tic (NEST).
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        Naming the dt, the tic and the nearest steps that are allowed.
+    """
+    tic = capabilities.time_tic
+    if tic is None:
+        return
+    multiple = dt / tic
+    if round(multiple) < 1 or abs(multiple - round(multiple)) > 1e-6 * multiple:
+        if multiple < 1:
+            advice = f"dt must be at least {tic * 1e3:g} ms"
+        else:
+            advice = f"use for example {np.floor(multiple) * tic * 1e3:g} ms or {np.ceil(multiple) * tic * 1e3:g} ms"
+        raise UnsupportedFeatureError(
+            f"backend {backend!r} resolves time in steps of {tic * 1e3:g} ms (NEST's tic), and dt = "
+            f"{dt * 1e3:.6g} ms is not a whole multiple of it; {advice}"
         )
 
 
