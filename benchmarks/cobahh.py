@@ -1,8 +1,10 @@
 """Benchmark: COBAHH (Brette et al. 2007, benchmark 3) built through sourced_neuron vs hand-written.
 
-The network: N Hodgkin-Huxley neurons (the library ``hh``, Traub-Miles with the COBAHH
-values), 80 % excitatory, each neuron receiving 64 excitatory and 16 inhibitory connections
-(fixed in-degree 80), conductance synapses of 6 nS (5 ms, 0 mV) and 67 nS (10 ms, -80 mV),
+The network: N Hodgkin-Huxley neurons (the library ``hh`` with its preset ``cobahh``, the
+Traub-Miles cell with the COBAHH values, which are also NEST's defaults for
+``hh_cond_exp_traub``; the library's own defaults are another cell, one that rests at 0 pA),
+80 % excitatory, each neuron receiving 64 excitatory and 16 inhibitory connections (fixed
+in-degree 80), conductance synapses of 6 nS (5 ms, 0 mV) and 67 nS (10 ms, -80 mV),
 exponential Euler at dt = 0.1 ms, random initial potentials and conductances, 1 s.
 
 Compared in one run of this script, each variant in its own process (Brian2's devices are per
@@ -32,6 +34,7 @@ from harness import PAIRS, VARIANTS, main, run_brian2, set_brian2_device, thread
 
 PAIRS = (*PAIRS, ("hand:cpp_standalone", "hand:cuda_standalone"), ("sn:brian2-cpp", "sn:brian2-cuda"))
 SEED = 2007
+PRESET = "cobahh"  # the values of the benchmark (and of the hand-written variants below)
 
 
 def network(n: int, conductances: bool = True, method: str = "exponential_euler"):
@@ -48,7 +51,7 @@ def network(n: int, conductances: bool = True, method: str = "exponential_euler"
     params = {"v": {"normal": ["-65 mV", "5 mV"]}}  # El + (randn*5 - 5) mV, as in Brian2's COBAHH example
     if conductances:
         params |= {"g_exc": {"normal": ["40 nS", "15 nS"]}, "g_inh": {"normal": ["200 nS", "120 nS"]}}
-    model = sn.load_model("hh").with_numerics(method=method)
+    model = sn.load_model("hh").with_preset(PRESET).with_numerics(method=method)
     # one population (as one NeuronGroup in the hand-written network): the first 80 % excitatory
     net.population("cells", model, n, params=params)
     rng = np.random.default_rng(SEED)

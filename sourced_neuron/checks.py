@@ -25,7 +25,9 @@ from .errors import Diagnostic, InputError, ModelError, did_you_mean
 from .model import (
     AMP,
     INPUT,
+    MAX_DT,
     METHODS,
+    MIN_DT,
     SECOND,
     SYNAPTIC_CURRENT,
     VOLT,
@@ -907,8 +909,10 @@ class _Builder:
                         "numerics",
                         "dt",
                     )
-                elif parsed.magnitude <= 0:
-                    self.problem(f"dt {parsed.text!r} must be positive", "numerics", "dt")
+                elif not MIN_DT <= parsed.magnitude <= MAX_DT:
+                    self.problem(
+                        f"dt {parsed.text!r} must be from 1 ns to 1 s (docs/semantics.md, 'Limits')", "numerics", "dt"
+                    )
                 else:
                     dt = parsed
         if noisy and method != "euler":

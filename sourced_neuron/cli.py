@@ -218,21 +218,78 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from .cache import cache_root
-    from .nestbuild import cache_entries, clear_cache
+    from .cache import CACHE_VARIABLE, cache_entries, cache_root, clear_cache, human_size
 
+    root = cache_root()
     if args.action == "clear":
-        print(f"removed {clear_cache()} cached module(s) from {cache_root() / 'nest'}")
+        report = clear_cache()
+        print(
+            f"removed {len(report.removed)} entr{'y' if len(report.removed) == 1 else 'ies'} "
+            f"({human_size(report.freed)}) from {root}"
+        )
+        for entry, reason in report.skipped:
+            print(f"  skipped: {entry.path} ({_CACHE_KINDS[entry.kind][0]}): {reason}")
         return 0
     entries = cache_entries()
-    print(f"{len(entries)} cached NEST module(s) in {cache_root() / 'nest'}")
-    for entry in entries:
-        print(
-            f"  {entry['module']}  {', '.join(entry['models'])}  {entry['bytes'] / 1e6:.1f} MB  "
-            f"built in {entry['build_seconds']} s  (nestml {entry['versions']['nestml']}, "
-            f"NEST {entry['versions']['nest-simulator']})"
-        )
+    total = sum(entry.bytes for entry in entries)
+    print(f"cache folder {root} ({human_size(total)}; ${CACHE_VARIABLE} moves it)")
+    if not entries:
+        print("  empty")
+    for kind, (_, title) in _CACHE_KINDS.items():
+        chosen = [entry for entry in entries if entry.kind == kind]
+        if chosen:
+            print(f"{title} ({len(chosen) if kind != 'steps' else len(chosen[0].detail['files'])}):")
+        for entry in chosen:
+            print(f"  {_cache_line(entry)}")
     return 0
+
+
+#: Kind of cache entry -> (what one is, the heading of the list).
+_CACHE_KINDS = {
+    "nest-module": ("NEST module", "NEST modules"),
+    "brian2-project": ("Brian2 standalone project", "Brian2 standalone projects"),
+    "steps": ("stored integration steps", "stored integration steps"),
+    "toolchain": ("NEST toolchain", "NEST toolchain (nest-config)"),
+    "build": ("build in progress", "builds in progress"),
+    "write": ("write in progress", "writes in progress"),
+    "failed-build": ("failed build", "failed builds (kept for their log; never used)"),
+    "leftover": ("leftover", "leftovers of processes that are gone (removed by the next build or cache clear)"),
+    "lock": ("unused lock file", "unused lock files"),
+    "other": ("not written by sourced_neuron", "not written by sourced_neuron (left alone)"),
+}
+
+
+def _cache_line(entry) -> str:
+    from .cache import LEGACY, UNUSED_TOOLCHAIN, alive, human_size
+
+    size = human_size(entry.bytes)
+    state = "ok" if entry.problem is None else f"rebuilt on its next use: {entry.problem}"
+    if entry.problem in (LEGACY, UNUSED_TOOLCHAIN):
+        state = entry.problem
+    if entry.kind in ("nest-module", "brian2-project", "toolchain") and entry.users:
+        state += ", in use by pid " + ", ".join(map(str, entry.users))
+    if entry.kind == "nest-module":
+        info = entry.detail
+        versions = info.get("versions") or {}
+        return (
+            f"{info.get('module', entry.path.name)}  {', '.join(info.get('models') or [])}  {size}  "
+            f"built in {info.get('build_seconds', '?')} s (nestml {versions.get('nestml', '?')}, "
+            f"NEST {versions.get('nest-simulator', '?')})  {state}"
+        )
+    if entry.kind == "brian2-project":
+        return f"{entry.detail['device']}/{entry.path.name[:16]}  {size}  {state}"
+    if entry.kind == "steps":
+        return f"{entry.path}  {size}"
+    if entry.kind == "toolchain":
+        return f"{entry.path.name}  {size}  {state}"
+    if entry.kind in ("build", "write"):
+        return f"{entry.path}  {size}  pid {entry.detail['pid']}"
+    if entry.kind == "leftover":
+        pid = entry.detail["pid"]
+        return f"{entry.path}  {size}  (pid {pid} {'no longer works on it' if alive(pid) else 'is gone'})"
+    if entry.kind == "failed-build":
+        return f"{entry.path}  {size}  log: {entry.detail['log']}"
+    return f"{entry.path}  {size}"
 
 
 def cmd_backends(args: argparse.Namespace) -> int:
@@ -367,7 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--duration", default="1 s", help="length of every measured run (default: 1 s)")
     card.set_defaults(func=cmd_card)
 
-    cache = sub.add_parser("cache", help="list or clear the cache of compiled NEST modules")
+    cache = sub.add_parser(
+        "cache",
+        help="list or clear the cache (NEST modules, Brian2 standalone projects, stored steps)",
+        description="'list' shows every entry of the cache folder with its size and state (damaged entries, "
+        "builds in progress, leftovers of killed processes); 'clear' removes everything no process is using "
+        "(an entry another process builds or uses is skipped and named). The folder is $SOURCED_NEURON_CACHE, "
+        "else ~/.cache/sourced_neuron.",
+    )
     cache.add_argument("action", choices=("list", "clear"), nargs="?", default="list")
     cache.set_defaults(func=cmd_cache)
 

@@ -188,6 +188,14 @@ def _is_constant(node: ast.expr) -> bool:
 def _check_constants(node: ast.expr, text: str) -> None:
     """Evaluate every constant part of an expression (``2**1024``, ``1/0*mV``, ``(-1)**0.5``) and
     refuse it when it is not a finite real number, so no simulator or code generator meets it."""
+    for n in ast.walk(node):  # x/0: SymPy would make it complex infinity ('zoo') in generated code
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and _is_constant(n.right):
+            try:
+                divisor = evaluate(n.right, UNITS.__getitem__)
+            except ExpressionError:
+                continue  # reported below, as a constant
+            if not np.all(np.asarray(divisor) != 0):
+                raise ExpressionError(f"{ast.unparse(n)!r} in {text!r} divides by zero", "divides by zero")
     stack = [node]
     while stack:
         current = stack.pop()
@@ -198,8 +206,25 @@ def _check_constants(node: ast.expr, text: str) -> None:
             continue  # a unit
         try:
             evaluate(current, UNITS.__getitem__)
+            _check_exact_powers(current)
         except ExpressionError as exc:
             raise ExpressionError(f"the constant {ast.unparse(current)!r} in {text!r} {exc.reason}") from None
+
+
+def _check_exact_powers(node: ast.expr) -> None:
+    """Refuse a power of numbers whose exact value overflows a double (``2**-1074`` is 1/2**1074):
+    code generators (SymPy) compute such powers exactly and then cannot print them."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow):
+            base, exponent = _constant_value(n.left), _constant_value(n.right)
+            if base is None or exponent is None:
+                continue
+            with np.errstate(over="ignore"):
+                size = np.float64(abs(base)) ** np.float64(abs(exponent))
+            if abs(base) > 1 and not np.isfinite(size):
+                raise ExpressionError(
+                    "", f"has a power ({ast.unparse(n)}) whose exact value {abs(base):g}**{abs(exponent):g} overflows"
+                )
 
 
 def _check_depth(tree: ast.AST) -> None:

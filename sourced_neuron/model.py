@@ -22,10 +22,12 @@ from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, ge
 
 from . import expressions as ex
 from .errors import InputError, UnitError, did_you_mean
-from .units import as_quantity, format_quantity
+from .units import as_quantity, as_scalar, format_quantity
 
 __all__ = [
+    "MAX_DT",
     "METHODS",
+    "MIN_DT",
     "Bounds",
     "Equation",
     "InitialValue",
@@ -44,6 +46,12 @@ METHODS = ("exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45")
 #: error bound per step on every state variable, in SI units (Brian2's default), and no
 #: relative bound. See docs/semantics.md.
 RKF45_ABSOLUTE_ERROR = 1e-6
+
+#: The smallest time step (seconds), in model files and ``dt=`` arguments (docs/semantics.md,
+#: "Limits"): no neuron model needs a finer one, and below it a run of 1 s exceeds the step limit.
+MIN_DT = 1e-9
+#: The largest time step (seconds): no neuron model is integrated in steps of more than a second.
+MAX_DT = 1.0
 
 #: The reserved name of the injected current.
 INPUT = "I_ext"
@@ -646,9 +654,9 @@ class NeuronModel:
                 )
             numerics = replace(numerics, method=method)
         if dt is not None:
-            quantity = as_quantity(dt, "dt", SECOND)
-            if float(quantity) <= 0:
-                raise UnitError(f"dt must be positive, got {dt!r}")
+            quantity = as_scalar(dt, "dt", SECOND)
+            if not MIN_DT <= float(quantity) <= MAX_DT:
+                raise UnitError(f"dt must be from 1 ns to 1 s (docs/semantics.md, 'Limits'), got {dt!r}")
             numerics = replace(numerics, dt=Value.of(quantity, dt if isinstance(dt, str) else None))
         return replace(self, numerics=numerics)
 

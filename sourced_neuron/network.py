@@ -26,9 +26,11 @@ from typing import Any
 import neo
 import numpy as np
 import quantities as pq
+from brian2.units.fundamentalunits import DIMENSIONLESS
 from neo.core.spiketrainlist import SpikeTrainList
 
 from . import expressions as ex
+from .arguments import as_flag, as_indices, as_names, as_probability, check_seed, whole_number
 from .backends import (
     NetworkSpec,
     PopulationSpec,
@@ -41,9 +43,9 @@ from .backends import (
 from .backends.base import WeightRecord
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
-from .model import AMP, SECOND, NeuronModel
+from .model import AMP, MAX_DT, MIN_DT, SECOND, NeuronModel
 from .progress import Progress
-from .resources import require_memory
+from .resources import MAX_STEPS, require_memory
 from .stimulus import Stimulus
 from .synapse_model import SynapseModel, load_synapse
 from .units import as_quantity, as_scalar, format_quantity, neo_unit, si_to_neo
@@ -105,14 +107,13 @@ class Network:
     """
 
     def __init__(self, dt: Any = None, seed: int | None = None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        check_seed(seed)
         self.seed = None if seed is None else int(seed)
         self._sequence = np.random.SeedSequence(self.seed)
         self._rng = np.random.default_rng(self._sequence.spawn(1)[0])
-        self.dt = None if dt is None else float(as_quantity(dt, "dt", SECOND))
-        if self.dt is not None and self.dt <= 0:
-            raise InputError(f"dt must be positive, got {dt!r}")
+        self.dt = None if dt is None else float(as_scalar(dt, "dt", SECOND))
+        if self.dt is not None and not MIN_DT <= self.dt <= MAX_DT:
+            raise InputError(f"dt must be from 1 ns to 1 s (docs/semantics.md, 'Limits'), got {dt!r}")
         self._populations: dict[str, _Population] = {}
         self._sources: dict[str, _Source] = {}
         self._connections: list[_Connection] = []
@@ -171,11 +172,16 @@ class Network:
         """
         self._check_name(name)
         _check_size(size, f"source {name!r}")
-        hz = float(as_quantity(rate, f"rate of source {name!r}", SECOND**-1))
+        hz = float(as_scalar(rate, f"rate of source {name!r}", SECOND**-1))
         if hz < 0:
             raise InputError(f"source {name!r}: rate must not be negative, got {rate!r}")
-        start_s = float(as_quantity(start, f"start of source {name!r}", SECOND))
-        stop_s = None if stop is None else float(as_quantity(stop, f"stop of source {name!r}", SECOND))
+        if self.dt is not None and hz * self.dt > 1:
+            raise InputError(
+                f"source {name!r}: a rate of {hz:g} Hz is more than one spike per time step ({self.dt * 1e3:g} ms); "
+                f"a Poisson source fires at most once per step, so its rate is at most {1 / self.dt:g} Hz"
+            )
+        start_s = float(as_scalar(start, f"start of source {name!r}", SECOND))
+        stop_s = None if stop is None else float(as_scalar(stop, f"stop of source {name!r}", SECOND))
         self._sources[name] = _Source(name, int(size), rate=hz, start=start_s, stop=stop_s)
         return name
 
@@ -276,6 +282,10 @@ class Network:
             when repeated).
         """
         sizes = {**{k: v.size for k, v in self._populations.items()}, **{k: v.size for k, v in self._sources.items()}}
+        for end, value in (("pre", pre), ("post", post), ("receptor", receptor), ("rule", rule)):
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"connect: {end} must be a name (a string), got {type(value).__name__} {value!r}")
+        as_flag(autapses, "connect: autapses")
         if pre not in sizes:
             raise InputError(f"connect: unknown source {pre!r}{did_you_mean(str(pre), sizes)}")
         if post not in self._populations:
@@ -356,16 +366,23 @@ class Network:
         (indices into the projection, default all) limits the events to some synapses: Brian2
         keeps the transmitted weight of each recorded synapse for every step of the run.
         """
-        variables = (variables,) if isinstance(variables, str) else tuple(variables)
+        if not isinstance(target, str):
+            raise InputError(f"record: target must be a population, source or projection name, got {target!r}")
+        variables = as_names(variables, "record: variables")
+        if not variables:
+            raise InputError(f"record {target!r}: name what to record, e.g. 'spikes' or ('spikes', 'v')")
         projections = {c.name: c for c in self._connections}
         if target in projections:
             connection = projections[target]
             if set(variables) != {"weights"}:
                 raise InputError(f"record: projection {target!r} records 'weights' only, got {variables!r}")
             n = len(connection.i)
-            chosen = np.arange(n) if synapses is None else np.unique(np.asarray(list(synapses), dtype=int))
-            if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
-                raise InputError(f"record: projection {target!r} has synapses 0 to {n - 1}, got {synapses!r}")
+            if synapses is None:
+                chosen = np.arange(n)
+            elif isinstance(synapses, str | bytes | Mapping):
+                raise InputError(f"record: synapses of {target!r} must be indices 0 to {n - 1}, got {synapses!r}")
+            else:
+                chosen = np.unique(as_indices(list(synapses), f"record: synapses of projection {target!r}", n))
             connection.record_weights = chosen
             return
         if synapses is not None:
@@ -406,8 +423,7 @@ class Network:
             ``index``) and an ``AnalogSignal`` per recorded population and variable (shape
             ``(n_samples, size)``, annotated ``population`` and ``variable``).
         """
-        if not isinstance(check_finite, bool):
-            raise InputError(f"check_finite must be True or False, got {check_finite!r}")
+        as_flag(check_finite, "check_finite")
         spec = self.spec(duration)
         spec.check_finite = check_finite
         engine = get_backend(backend)
@@ -474,18 +490,18 @@ class Network:
                 raise InputError(f"{what}: one_to_one needs equal sizes, got {n_pre} and {n_post}")
             return np.arange(n_pre), np.arange(n_post)
         if rule == "fixed_probability":
-            if p is None or not 0 <= float(p) <= 1:
-                raise InputError(f"{what}: fixed_probability needs p between 0 and 1, got {p!r}")
-            mask = rng.random((n_pre, n_post)) < float(p)
+            if p is None:
+                raise InputError(f"{what}: fixed_probability needs p, a probability from 0 to 1")
+            mask = rng.random((n_pre, n_post)) < as_probability(p, f"{what}: p")
             if exclude_self:
                 np.fill_diagonal(mask, False)
             i, j = np.nonzero(mask)
             return i, j
         if rule == "fixed_indegree":
             available = n_pre - (1 if exclude_self else 0)
-            if indegree is None or isinstance(indegree, bool) or not 0 <= int(indegree) <= available:
-                raise InputError(f"{what}: fixed_indegree needs indegree from 0 to {available}, got {indegree!r}")
-            k = int(indegree)
+            if indegree is None:
+                raise InputError(f"{what}: fixed_indegree needs indegree, a whole number from 0 to {available}")
+            k = whole_number(indegree, f"{what}: indegree", 0, available)
             sources = np.empty((n_post, k), dtype=int)
             for target in range(n_post):
                 if exclude_self:
@@ -496,9 +512,9 @@ class Network:
                 sources[target] = np.sort(choice)
             return sources.ravel(), np.repeat(np.arange(n_post), k)
         if rule == "list":
-            array = np.asarray(pairs, dtype=int) if pairs is not None else np.zeros((0, 2), int)
-            if array.ndim != 2 or array.shape[1] != 2:
-                raise InputError(f"{what}: pairs must be (pre, post) index pairs")
+            if pairs is None or isinstance(pairs, str | bytes | Mapping):
+                raise InputError(f"{what}: the list rule needs pairs, a sequence of (pre, post) index pairs")
+            array = as_indices(pairs, f"{what}: pairs", max(n_pre, n_post), columns=2)
             if array.size and (
                 array[:, 0].min() < 0
                 or array[:, 0].max() >= n_pre
@@ -569,6 +585,8 @@ class Network:
         what = f"connect {c.pre} -> {c.post}"
         weights = np.broadcast_to(_values(c.weight, n, port.weight_dimension, f"{what} weight", rng), (n,))
         delays = _values("0 ms" if c.delay is None else c.delay, n, SECOND, f"{what} delay", rng)
+        if np.any(np.broadcast_to(delays, (n,)) / dt > MAX_STEPS):
+            raise InputError(f"{what}: a delay of more than {MAX_STEPS:,} time steps cannot be simulated")
         steps = np.maximum(np.round(np.broadcast_to(delays, (n,)) / dt), 1).astype(int)
         if c.delay is not None and np.any(np.broadcast_to(delays, (n,)) < dt * (1 - 1e-9)):
             raise InputError(f"{what}: delays must be at least one time step ({dt * 1e3:g} ms) on every backend")
@@ -621,14 +639,14 @@ def _require_connection_memory(rule: str, n_pre: int, n_post: int, p: Any, indeg
         synapses, drawn = pairs, 32.0 * pairs  # the index grid, raveled and masked
     elif rule == "fixed_probability":
         try:
-            probability = min(max(float(p), 0.0), 1.0)
-        except (TypeError, ValueError):
+            probability = as_probability(p, "p")
+        except InputError:
             return  # refused with its reason by the rule itself
         synapses, drawn = pairs * probability, 9.0 * pairs  # a random number and a flag per pair
     elif rule == "fixed_indegree":
         try:
-            synapses = float(n_post) * max(int(indegree), 0)
-        except (TypeError, ValueError):
+            synapses = float(n_post) * whole_number(indegree, "indegree")
+        except InputError:
             return
         drawn = 16.0 * synapses
     else:
@@ -657,11 +675,11 @@ def _values(value: Any, n: int, dimension, what: str, rng) -> float | np.ndarray
         if not isinstance(args, Sequence) or isinstance(args, str) or len(args) != 2:
             raise InputError(f"{what}: {kind} takes two values")
         if kind == "lognormal":
-            median = float(as_quantity(args[0], f"{what} median", dimension))
-            sigma = float(as_quantity(args[1], f"{what} sigma", None))
+            median = float(as_scalar(args[0], f"{what} median", dimension))
+            sigma = float(as_scalar(args[1], f"{what} sigma", DIMENSIONLESS))
             return median * np.exp(sigma * rng.standard_normal(n))
-        a = float(as_quantity(args[0], f"{what} {kind}", dimension))
-        b = float(as_quantity(args[1], f"{what} {kind}", dimension))
+        a = float(as_scalar(args[0], f"{what} {kind}", dimension))
+        b = float(as_scalar(args[1], f"{what} {kind}", dimension))
         if kind == "uniform":
             if b < a:
                 raise InputError(f"{what}: uniform needs low <= high")

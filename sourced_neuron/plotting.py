@@ -27,7 +27,6 @@ import matplotlib.pyplot as plt
 import neo
 import numpy as np
 import quantities as pq
-from elephant.statistics import isi
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -492,7 +491,8 @@ def _isi_figure(data: Data, population: str | None = None, bins: Any = 50) -> Fi
     groups = _spiking_groups(data, population, "ISI histogram")
     intervals = {}
     for name, members in groups:
-        pieces = [isi(t).rescale("ms").magnitude for t in members if len(t) > 1]
+        # the intervals Elephant's isi gives, without its deprecation warning (quantities' copy=)
+        pieces = [np.diff(t.times.rescale("ms").magnitude) for t in members if len(t) > 1]
         intervals[name] = np.concatenate(pieces) if pieces else np.array([])
     pooled = np.concatenate(list(intervals.values()))
     if not pooled.size:
@@ -595,27 +595,18 @@ def plot_population_rate(data: Data, path: str | Path, population: str | None = 
     return _save(_rate_figure(data, population, bin_size), path)
 
 
-def _resolution(trains: Sequence[neo.SpikeTrain], resolution: Any) -> Any:
-    """``resolution``, or by default 2 Hz or the finest the run's duration allows."""
-    if resolution is not None:
-        return resolution
-    seconds = float((trains[0].t_stop - trains[0].t_start).rescale("s"))
-    return f"{max(2.0, np.ceil(100 / seconds) / 100)} Hz"
-
-
 @_closes_on_error
 def _spectrum_figure(
     data: Data, population: str | None = None, bin_size: Any = "1 ms", resolution: Any = None
 ) -> Figure:
     groups = [(n, m) for n, m in _spiking_groups(data, population, "power spectrum") if sum(len(t) for t in m)]
-    chosen = _resolution(groups[0][1], resolution)
+    # by default 2 Hz, or the finest the run allows (analysis.spectral_resolution); an explicit
+    # resolution finer than the run allows is refused there (NotApplicableError, an InputError)
+    chosen, _ = analysis.spectral_resolution(groups[0][1], bin_size, resolution)
     spectra = []
     for name, members in groups:
-        try:
-            frequencies, power = analysis.power_spectrum(members, bin_size, chosen)
-            peak = float(analysis.dominant_frequency(members, bin_size, chosen).rescale(pq.Hz))
-        except ValueError as exc:  # Elephant: a resolution finer than the run allows
-            raise InputError(f"power spectrum at resolution {chosen!r}: {exc}") from None
+        frequencies, power = analysis.power_spectrum(members, bin_size, chosen)
+        peak = float(analysis.dominant_frequency(members, bin_size, chosen).rescale(pq.Hz))
         spectra.append((name, frequencies.magnitude, power, peak))
     figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     colours = _colours(len(groups)) if len(groups) > 1 else ["C0"]
@@ -628,7 +619,9 @@ def _spectrum_figure(
     ax.set_ylabel("power spectral density (Hz²/Hz)")
     ax.set_xlim(left=0)
     ax.legend(fontsize=8)
-    ax.set_title(f"spectrum of the population rate ({chosen} resolution)", fontsize=10)
+    hertz = float(chosen)
+    shown = f"{hertz:.1f}" if hertz.is_integer() else f"{hertz:.3g}"
+    ax.set_title(f"spectrum of the population rate ({shown} Hz resolution)", fontsize=10)
     return figure
 
 
@@ -647,7 +640,8 @@ def plot_power_spectrum(
     bin_size : duration
         Bins of the rate whose spectrum is taken (their inverse is the sampling rate).
     resolution : frequency, optional
-        Frequency resolution; by default 2 Hz, or the finest the run's duration allows.
+        Frequency resolution; by default 2 Hz, or the finest the run's duration allows
+        (:func:`analysis.spectral_resolution`).
 
     Returns
     -------

@@ -14,7 +14,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
+
+from .errors import InputError
 
 __all__ = ["Progress", "enabled", "iterate", "quiet"]
 
@@ -26,6 +29,8 @@ def enabled(option: bool | None = None) -> bool:
     """Whether to show a bar: ``option`` when given, else off inside :func:`quiet` or if
     ``SOURCED_NEURON_PROGRESS`` is ``0``, else whether standard error is a terminal."""
     if option is not None:
+        if not isinstance(option, bool | np.bool_):
+            raise InputError(f"progress must be True, False or None (on a terminal only), got {option!r}")
         return bool(option)
     if _QUIET[0]:
         return False

@@ -3,8 +3,10 @@
 A Neo block written by :func:`sourced_neuron.simulate` or :meth:`sourced_neuron.Network.run` is
 read back, every population (spike sources left out) is measured with
 :mod:`sourced_neuron.analysis`, and the result is a plain dictionary ready for JSON, a text
-report and figures. A measure that does not apply to the data (a silent population has no ISI
-CV, activity that never pauses has no avalanches) is reported with the reason instead of a value.
+report and figures. Every measure has ``"status"``: ``"ok"`` with its values, or
+``"not applicable"`` with the ``"reason"`` when the population does not meet the measure's
+preconditions (:data:`sourced_neuron.analysis.MEASURES`: one neuron has no attractor states, a
+silent population no Fano factor, activity that never pauses no avalanches).
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from .errors import InputError
 
 __all__ = ["analyze_block", "format_report", "write_figures"]
 
-#: At most this many neurons enter the pattern entropy: 2^10 patterns already need long runs.
+#: At most this many neurons enter the pattern entropy: 2^10 patterns already need runs of 5 s.
 ENTROPY_NEURONS = 10
+#: Bins of the pattern entropy (ms).
+ENTROPY_BIN_MS = 5.0
+#: Bins of the attractor-state analysis (ms).
+STATES_BIN_MS = 50.0
 
 
 def _number(value: Any) -> float | None:
@@ -33,11 +39,18 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
+def _not_applicable(reason: str) -> dict:
+    return {"status": "not applicable", "reason": reason}
+
+
 def _measure(function: Callable[[], dict]) -> dict:
+    """``{"status": "ok", ...}`` with what ``function`` returns, or ``{"status": "not applicable",
+    "reason": ...}`` when the data do not meet the measure's preconditions. Any other error (a
+    bad argument, a bug) is not caught."""
     try:
-        return function()
-    except InputError as error:
-        return {"not computed": str(error)}
+        return {"status": "ok", **function()}
+    except an.NotApplicableError as error:
+        return _not_applicable(error.reason)
 
 
 def _populations(block: neo.Block) -> list[str | None]:
@@ -54,23 +67,50 @@ def _populations(block: neo.Block) -> list[str | None]:
     return names
 
 
+def _isi_cv(trains: list[neo.SpikeTrain]) -> dict:
+    cvs = an.isi_cv(trains)
+    if not np.isfinite(cvs).any():
+        most = max(len(t) for t in trains)
+        return _not_applicable(
+            f"the ISI CV needs a neuron with at least 3 spikes (two intervals); the most in one neuron is {most}"
+        )
+    return {"status": "ok", "mean": _number(np.nanmean(cvs)), "neurons": int(np.isfinite(cvs).sum())}
+
+
+def _fit(exponent: float, error: float, why_not: str) -> dict:
+    if why_not:
+        return _not_applicable(why_not)
+    return {"status": "ok", "value": _number(exponent), "error": _number(error)}
+
+
 def _population_report(block: neo.Block, population: str | None) -> dict:
     trains = an.spike_trains(block, population)
     rates = an.firing_rates(trains).magnitude
-    cvs = an.isi_cv(trains)
     report: dict[str, Any] = {
         "neurons": len(trains),
         "spikes": int(sum(len(t) for t in trains)),
         "rate_hz": {"mean": _number(np.mean(rates)), "std": _number(np.std(rates))},
-        "isi_cv_mean": _number(np.nanmean(cvs)) if np.isfinite(cvs).any() else None,
+        "isi_cv": _isi_cv(trains),
     }
     report["fano_factor_100ms"] = _measure(lambda: {"value": _number(an.fano_factor(trains, "100 ms"))})
     report["synchrony_spike_contrast"] = _measure(lambda: {"value": _number(an.synchrony(trains))})
-    report["dominant_frequency_hz"] = _measure(lambda: {"value": _number(an.dominant_frequency(trains))})
-    subset = trains[:ENTROPY_NEURONS]
-    report["pattern_entropy"] = _measure(
-        lambda: {"bits": _number(an.pattern_entropy(subset, "5 ms")), "neurons": len(subset), "bin_ms": 5.0}
-    )
+
+    def frequency_report() -> dict:
+        value = an.dominant_frequency(trains)
+        resolution, note = an.spectral_resolution(trains)
+        return {"value": _number(value), "resolution_hz": _number(resolution), **({"note": note} if note else {})}
+
+    report["dominant_frequency_hz"] = _measure(frequency_report)
+
+    def entropy_report() -> dict:
+        # as many neurons (up to ENTROPY_NEURONS) as the run has words for: 2^n patterns need 2^n words
+        span = min(float((t.t_stop - t.t_start).rescale(pq.ms)) for t in trains)
+        words = int(span / ENTROPY_BIN_MS * (1 + 1e-12))
+        n = max(1, min(ENTROPY_NEURONS, len(trains), int(np.log2(max(words, 1)))))
+        bits = an.pattern_entropy(trains[:n], f"{ENTROPY_BIN_MS:g} ms")
+        return {"bits": _number(bits), "neurons": n, "bin_ms": ENTROPY_BIN_MS, "words": words}
+
+    report["pattern_entropy"] = _measure(entropy_report)
 
     def avalanche_report() -> dict:
         result = an.avalanches(trains)
@@ -78,8 +118,8 @@ def _population_report(block: neo.Block, population: str | None) -> dict:
             "count": len(result.sizes),
             "bin_ms": _number(result.bin_size),
             "branching_ratio": _number(result.branching_ratio),
-            "size_exponent": _number(result.size_exponent),
-            "duration_exponent": _number(result.duration_exponent),
+            "size_exponent": _fit(result.size_exponent, result.size_exponent_error, result.size_fit),
+            "duration_exponent": _fit(result.duration_exponent, result.duration_exponent_error, result.duration_fit),
             "power_law_vs_exponential": {
                 "loglikelihood_ratio": _number(result.size_loglikelihood_ratio),
                 "p": _number(result.size_p_value),
@@ -89,13 +129,14 @@ def _population_report(block: neo.Block, population: str | None) -> dict:
     report["avalanches"] = _measure(avalanche_report)
 
     def state_report() -> dict:
-        states = an.attractor_states(trains, "50 ms")
+        states = an.attractor_states(trains, f"{STATES_BIN_MS:g} ms")
         return {
             "states": states.n_states,
             "occupancy": [_number(x) for x in states.occupancy],
             "mean_dwell_ms": [_number(np.mean(d.magnitude)) for d in states.dwell_times],
             "silhouette": _number(states.silhouette),
-            "bin_ms": 50.0,
+            "persistence_z": _number(states.persistence),
+            "bin_ms": STATES_BIN_MS,
         }
 
     report["attractor_states"] = _measure(state_report)
@@ -142,8 +183,10 @@ def analyze_block(block: neo.Block, population: str | None = None) -> dict:
     dict
         ``run`` (backend, what ran, duration, dt), ``populations`` (per population: neurons,
         spikes, rate, ISI CV, Fano factor, synchrony, dominant frequency, pattern entropy,
-        avalanches, attractor states, energy) and ``weights`` (per recorded projection). JSON
-        serialisable; NaN is ``None``.
+        avalanches, attractor states, energy) and ``weights`` (per recorded projection). Each
+        measure is ``{"status": "ok", ...values}`` or ``{"status": "not applicable", "reason":
+        ...}`` (its preconditions: :data:`sourced_neuron.analysis.MEASURES`). JSON serialisable;
+        NaN is ``None``.
     """
     if not isinstance(block, neo.Block) or not block.segments:
         raise InputError("analyze needs a neo.Block with a segment (a file written by simulate or Network.run)")
@@ -165,55 +208,75 @@ def analyze_block(block: neo.Block, population: str | None = None) -> dict:
     }
 
 
-def _value(entry: dict, key: str, form: str) -> str:
-    if "not computed" in entry:
-        return f"not computed ({entry['not computed']})"
+def _value(entry: dict, key: str, form: str, unit: str = "") -> str:
+    if entry["status"] != "ok":
+        return f"not applicable: {entry['reason']}"
     value = entry.get(key)
-    return "n/a" if value is None else format(value, form)
+    return "n/a" if value is None else format(value, form) + unit
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _population_lines(name: str, p: dict) -> list[str]:
+    lines = [
+        "",
+        f"population {name}: {_count(p['neurons'], 'neuron')}, {_count(p['spikes'], 'spike')}",
+        f"  rate {p['rate_hz']['mean']:.2f} +- {p['rate_hz']['std']:.2f} Hz",
+        f"  ISI CV {_value(p['isi_cv'], 'mean', '.3f')}",
+        f"  Fano factor (100 ms) {_value(p['fano_factor_100ms'], 'value', '.3f')}",
+        f"  synchrony (spike contrast) {_value(p['synchrony_spike_contrast'], 'value', '.3f')}",
+    ]
+    frequency = p["dominant_frequency_hz"]
+    line = f"  dominant frequency {_value(frequency, 'value', '.1f', ' Hz')}"
+    if frequency["status"] == "ok":
+        note = f", {frequency['note']}" if "note" in frequency else ""
+        line += f" (resolution {frequency['resolution_hz']:.3g} Hz{note})"
+    lines.append(line)
+    entropy = p["pattern_entropy"]
+    line = f"  pattern entropy {_value(entropy, 'bits', '.3f', ' bits')}"
+    if entropy["status"] == "ok":
+        line += f" ({_count(entropy['neurons'], 'neuron')}, {entropy['words']} words of {entropy['bin_ms']:g} ms)"
+    lines.append(line)
+    av = p["avalanches"]
+    if av["status"] != "ok":
+        lines.append(f"  avalanches: {_value(av, '', '')}")
+    else:
+        lines.append(
+            f"  avalanches: {av['count']} (bin {av['bin_ms']:.3g} ms), branching ratio "
+            f"{_value(av, 'branching_ratio', '.3f')}, size exponent {_value(av['size_exponent'], 'value', '.2f')}, "
+            f"duration exponent {_value(av['duration_exponent'], 'value', '.2f')}"
+        )
+    st = p["attractor_states"]
+    if st["status"] != "ok":
+        lines.append(f"  attractor states: {_value(st, '', '')}")
+    else:
+        occupancy = ", ".join(f"{x:.0%}" for x in st["occupancy"])
+        lines.append(f"  attractor states: {st['states']} (occupancy {occupancy}; {st['bin_ms']:g} ms bins)")
+    en = p["energy_atp"]
+    if en["status"] != "ok":
+        lines.append(f"  energy: {_value(en, '', '')}")
+    else:
+        share = en["share"]
+        lines.append(
+            f"  energy: {en['atp_per_neuron_per_second']:.3g} ATP per neuron and second "
+            f"(action potentials {share['action_potentials']:.0%}, synaptic {share['synaptic']:.0%}, "
+            f"resting {share['resting']:.0%}; Attwell & Laughlin 2001)"
+        )
+        if not en["synaptic_events"]:
+            lines.append(f"    synaptic events: {en['synaptic_events_from']}")
+    return lines
 
 
 def format_report(report: dict) -> str:
-    """The text form of :func:`analyze_block`'s result."""
+    """The text form of :func:`analyze_block`'s result; a measure that does not apply reads
+    "not applicable: <why>"."""
     run = report["run"]
     what = run.get("model") or "; ".join(run.get("populations", []))
     lines = [f"{what} on {run.get('backend')}: {run.get('duration_ms', 0):g} ms, dt {run.get('dt_ms', 'n/a')} ms"]
     for name, p in report["populations"].items():
-        cv = "n/a" if p["isi_cv_mean"] is None else f"{p['isi_cv_mean']:.3f}"
-        lines += [
-            "",
-            f"population {name}: {p['neurons']} neurons, {p['spikes']} spikes",
-            f"  rate {p['rate_hz']['mean']:.2f} +- {p['rate_hz']['std']:.2f} Hz, ISI CV {cv}",
-            f"  Fano factor (100 ms) {_value(p['fano_factor_100ms'], 'value', '.3f')}",
-            f"  synchrony (spike contrast) {_value(p['synchrony_spike_contrast'], 'value', '.3f')}",
-            f"  dominant frequency {_value(p['dominant_frequency_hz'], 'value', '.1f')} Hz",
-            f"  pattern entropy {_value(p['pattern_entropy'], 'bits', '.3f')} bits"
-            + (f" ({p['pattern_entropy']['neurons']} neurons, 5 ms bins)" if "bits" in p["pattern_entropy"] else ""),
-        ]
-        av = p["avalanches"]
-        if "not computed" in av:
-            lines.append(f"  avalanches: {_value(av, '', '')}")
-        else:
-            lines.append(
-                f"  avalanches: {av['count']} (bin {av['bin_ms']:.3g} ms), branching ratio "
-                f"{_value(av, 'branching_ratio', '.3f')}, size exponent {_value(av, 'size_exponent', '.2f')}, "
-                f"duration exponent {_value(av, 'duration_exponent', '.2f')}"
-            )
-        st = p["attractor_states"]
-        if "not computed" in st:
-            lines.append(f"  attractor states: {_value(st, '', '')}")
-        else:
-            occupancy = ", ".join(f"{x:.0%}" for x in st["occupancy"])
-            lines.append(f"  attractor states: {st['states']} (occupancy {occupancy}; 50 ms bins)")
-        en = p["energy_atp"]
-        if "not computed" in en:
-            lines.append(f"  energy: {_value(en, '', '')}")
-        else:
-            share = en["share"]
-            lines.append(
-                f"  energy: {en['atp_per_neuron_per_second']:.3g} ATP per neuron and second "
-                f"(action potentials {share['action_potentials']:.0%}, synaptic {share['synaptic']:.0%}, "
-                f"resting {share['resting']:.0%}; Attwell & Laughlin 2001)"
-            )
+        lines += _population_lines(name, p)
     for w in report["weights"]:
         final = w["final"]
         lines += [

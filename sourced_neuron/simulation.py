@@ -16,7 +16,15 @@ import numpy as np
 import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
-from .backends import NetworkSpec, RunResult, SimulationRequest, check_backend_grid, check_steps, get_backend
+from .arguments import as_flag, as_names, check_seed
+from .backends import (
+    NetworkSpec,
+    RunResult,
+    SimulationRequest,
+    check_backend_grid,
+    check_steps,
+    get_backend,
+)
 from .errors import InputError, UnsupportedFeatureError, did_you_mean
 from .library import load_model
 from .model import INPUT, SECOND, NeuronModel
@@ -55,7 +63,7 @@ def prepare(
         raise InputError(f"duration must be positive, got {duration!r}")
     if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) or not 1 <= n_neurons <= MAX_NEURONS:
         raise InputError(f"n_neurons must be an integer from 1 to {MAX_NEURONS}, got {n_neurons!r}")
-    record = _names(record, "record")
+    record = as_names(record, "record")
     recordable = model.state_variables + model.subexpressions + model.per_neuron_parameters
     recordable += (INPUT,) if model.uses_input else ()
     for name in record:
@@ -66,13 +74,11 @@ def prepare(
             )
     if len(set(record)) != len(record):
         raise InputError(f"record names a variable twice: {record}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     stim = Stimulus.from_user(stimulus, int(n_neurons))
     if stim.kind != "none" and not model.uses_input:
         raise InputError(f"model {model.name!r} does not read {INPUT}, so it cannot take a stimulus")
-    if not isinstance(check_finite, bool):
-        raise InputError(f"check_finite must be True or False, got {check_finite!r}")
+    as_flag(check_finite, "check_finite")
     n_steps = check_steps(duration_s, model.numerics.dt.magnitude, f"duration {duration!r}")
     samples = (n_steps + 1) * int(n_neurons) * len(record)
     require_memory(
@@ -83,21 +89,6 @@ def prepare(
     return SimulationRequest(
         model, duration_s, int(n_neurons), stim, record, None if seed is None else int(seed), check_finite
     )
-
-
-def _names(value: Any, what: str) -> tuple[str, ...]:
-    """A name or a sequence of names (``record``) as a tuple of strings."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, Iterable) or isinstance(value, bytes | Mapping):
-        raise InputError(f"{what} must be a variable name or a sequence of names, got {type(value).__name__} {value!r}")
-    names = tuple(value)
-    for name in names:
-        if not isinstance(name, str):
-            raise InputError(f"{what} must hold variable names (strings), got {type(name).__name__} {name!r}")
-    return names
 
 
 def simulate(

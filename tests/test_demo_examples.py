@@ -29,6 +29,9 @@ def test_demo_writes_figure_neo_file_and_summary(tmp_path):
     summary = (tmp_path / "summary.txt").read_text()
     assert summary.count(" spikes ") == len(blocks)
     assert all(len(b.segments[0].spiketrains[0]) > 0 for b in blocks)  # every demo run spikes
+    for (name, _, stimulus), block in zip(DEMO_RUNS, blocks, strict=True):  # and rests until its step starts
+        first = float(block.segments[0].spiketrains[0][0].rescale("ms"))
+        assert first > float(stimulus["start"].removesuffix(" ms")), (name, first)
 
 
 def run_example(script: str, *args: str) -> subprocess.CompletedProcess:

@@ -8,8 +8,10 @@
   inside the step, at the sub-step where V_peak is crossed): the same spike counts, and each
   inter-spike interval within about one step.
 - ``hh`` with ``rkf45`` vs ``hh_cond_exp_traub`` (the same Traub-Miles rates, GSL rkf45; a
-  spike is detected at the peak of the action potential, not at the -20 mV crossing): the
-  same spike counts, intervals within one step, stamps later by the rise time.
+  spike is detected at the peak of the action potential, not at the -20 mV crossing), given
+  the model's values: the defaults (silent at 0 pA, the rheobase between the same currents) and
+  the preset cobahh (NEST's own defaults, firing at 0 pA): the same spike counts, intervals
+  within one step, stamps later by the rise time.
 
 Skipped, with the reason, where the NEST backend is unavailable.
 """
@@ -146,14 +148,51 @@ def test_adex_matches_aeif_psc_delta(nest, preset, current, steps):
     assert steps > 1 or 0 <= np.mean(differences) <= DT / 2 + 1e-9
 
 
-@pytest.mark.parametrize("current", [0.0, 200.0, 1000.0])
-def test_hh_matches_hh_cond_exp_traub(nest, current):
-    model = sn.load_model("hh").with_numerics(method="rkf45")  # NEST's model uses GSL rkf45
+def _hh_params(model: sn.NeuronModel) -> dict:
+    """NEST's units (pF, nS, mV) for every value of the model, the initial state included."""
+    p = {k: float(np.asarray(v)) for k, v in model.parameter_values().items()}
     initial = {k: float(np.asarray(v)) for k, v in model.initial_values().items()}
-    params = {"V_m": -60.0, "Act_m": initial["m"], "Inact_h": initial["h"], "Act_n": initial["n"]}
-    builtin = builtin_spikes(nest, "hh_cond_exp_traub", params, current, 1000.0)
+    return {
+        "C_m": p["C_m"] * 1e12,
+        "g_Na": p["g_Na"] * 1e9,
+        "g_K": p["g_K"] * 1e9,
+        "g_L": p["g_L"] * 1e9,
+        "E_Na": p["E_Na"] * 1e3,
+        "E_K": p["E_K"] * 1e3,
+        "E_L": p["E_L"] * 1e3,
+        "V_T": p["V_T"] * 1e3,
+        "V_m": initial["v"] * 1e3,
+        "Act_m": initial["m"],
+        "Inact_h": initial["h"],
+        "Act_n": initial["n"],
+    }
+
+
+# (preset, current in pA, spikes in 1 s): the defaults rest at 0 pA and have their rheobase
+# between 384.1 and 384.2 pA (measured on both, and in scipy's LSODA, tests/test_library_behaviour.py);
+# the preset cobahh, NEST's own defaults, fires without input
+HH_CASES = [
+    (None, 0.0, 0),
+    (None, 383.0, 0),
+    (None, 386.0, 6),
+    (None, 1000.0, 128),
+    ("cobahh", 0.0, 14),
+    ("cobahh", 200.0, None),
+    ("cobahh", 1000.0, None),
+]
+
+
+@pytest.mark.parametrize(("preset", "current", "count"), HH_CASES, ids=[f"{p}-{c}" for p, c, _ in HH_CASES])
+def test_hh_matches_hh_cond_exp_traub(nest, preset, current, count):
+    model = sn.load_model("hh").with_preset(preset).with_numerics(method="rkf45")  # NEST's model uses GSL rkf45
+    builtin = builtin_spikes(nest, "hh_cond_exp_traub", _hh_params(model), current, 1000.0)
     generated = generated_spikes(model, f"{current} pA", "1 s")
-    assert len(generated) == len(builtin) > 10  # the COBAHH cell fires at 0 pA (docs/models.md)
+    assert len(generated) == len(builtin)
+    if count is not None:
+        assert len(generated) == count  # measured, the same in the LSODA reference
+    if count == 0:
+        return
+    assert len(generated) > 5
     # both solvers resolve the spike shape; the detection rule alone differs, by the same amount
     # for every spike, so intervals agree to the grid (measured: within one step)
     np.testing.assert_allclose(np.diff(generated), np.diff(builtin), rtol=0, atol=DT + 1e-9)
@@ -161,3 +200,12 @@ def test_hh_matches_hh_cond_exp_traub(nest, current):
     # upstroke: measured 0.19 to 0.20 ms earlier
     shift = np.mean(builtin - generated)
     assert 0.1 <= shift <= 0.3
+
+
+def test_hh_cond_exp_traub_defaults_are_the_cobahh_preset(nest):
+    """NEST's hand-written model, left at its own defaults, is the preset cobahh (and fires at 0 pA)."""
+    params = _hh_params(sn.load_model("hh").with_preset("cobahh"))
+    defaults = nest.GetDefaults("hh_cond_exp_traub")
+    for name in ("C_m", "g_Na", "g_K", "g_L", "E_Na", "E_K", "E_L", "V_T"):
+        assert defaults[name] == pytest.approx(params[name], rel=1e-12), name
+    assert len(builtin_spikes(nest, "hh_cond_exp_traub", {}, 0.0, 1000.0)) == 14

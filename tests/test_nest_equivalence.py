@@ -44,7 +44,7 @@ CASES = [
     *IZHIKEVICH,
     *ADEX,
     ("hh", None, "500 pA"),
-    ("hh", None, None),
+    ("hh", "cobahh", None),  # fires without input
     ("laa", None, "300 pA"),
     ("laa", None, {"start": "20 ms", "stop": "300 ms", "amplitude": "120 pA"}),
 ]
@@ -100,7 +100,8 @@ FI_SWEEPS = [
     ("izhikevich", "rs", [f"{i} pA" for i in range(0, 21, 2)]),  # rheobase about 4 pA
     ("izhikevich", "fs", [f"{i} pA" for i in range(0, 21, 2)]),
     ("adex", "tonic", [f"{i} pA" for i in range(0, 1001, 100)]),
-    ("hh", None, [f"{i} pA" for i in range(-100, 501, 60)]),  # fires at 0 pA, see docs/models.md
+    ("hh", None, [f"{i} pA" for i in range(0, 1001, 100)]),  # rheobase about 384 pA
+    ("hh", "cobahh", [f"{i} pA" for i in range(-100, 501, 60)]),  # fires at 0 pA, see docs/models.md
     ("laa", None, [f"{i} pA" for i in range(0, 401, 40)]),
 ]
 

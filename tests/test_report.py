@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import neo
 import numpy as np
@@ -52,10 +53,13 @@ def test_report_of_a_network_matches_the_analysis_functions():
     assert exc["rate_hz"]["mean"] == pytest.approx(float(an.firing_rates(block, "exc").mean()))
     assert inh["rate_hz"]["mean"] == pytest.approx(float(an.firing_rates(block, "inh").mean()))
     assert 25 < exc["rate_hz"]["mean"] < 35 and 8 < inh["rate_hz"]["mean"] < 16
-    assert exc["isi_cv_mean"] == pytest.approx(np.nanmean(an.isi_cv(block, "exc")))
+    assert exc["isi_cv"] == {"status": "ok", "mean": pytest.approx(np.nanmean(an.isi_cv(block, "exc"))), "neurons": 8}
     assert exc["fano_factor_100ms"]["value"] == pytest.approx(an.fano_factor(block, "100 ms", "exc"))
-    assert exc["pattern_entropy"]["neurons"] == 8
+    # 4 s hold 800 words of 5 ms: enough for the 2^8 patterns of all 8 neurons (not 2^10)
+    assert exc["pattern_entropy"]["neurons"] == 8 and exc["pattern_entropy"]["words"] == 800
     assert exc["attractor_states"]["states"] == 1  # stationary Poisson activity
+    assert exc["dominant_frequency_hz"]["resolution_hz"] == 2.0 and "note" not in exc["dominant_frequency_hz"]
+    assert all(exc[k]["status"] == "ok" for k in exc if isinstance(exc[k], dict) and "status" in exc[k])
     # energy: exc spikes reach 2 synapses each (16 / 8); inh receives only from the source
     spikes = exc["spikes"]
     assert exc["energy_atp"]["synaptic_events"] == pytest.approx(2 * spikes)
@@ -75,17 +79,62 @@ def test_report_of_a_network_matches_the_analysis_functions():
     json.dumps(report)  # plain data
 
 
-def test_measures_that_do_not_apply_say_why():
-    silent = neo.Block(name="silent", backend="brian2", model="lif")
-    silent.segments.append(neo.Segment())
-    train = neo.SpikeTrain([] * pq.ms, t_stop=500 * pq.ms)
+def single_neuron_block(times_ms, t_stop_ms: float) -> neo.Block:
+    """A block as ``simulate`` writes it for one neuron: no populations, sources or projections."""
+    block = neo.Block(name="lif on brian2", backend="brian2", model="lif", dt=0.1 * pq.ms, n_neurons=1)
+    block.segments.append(neo.Segment())
+    train = neo.SpikeTrain(np.asarray(times_ms, dtype=float) * pq.ms, t_stop=t_stop_ms * pq.ms)
     train.annotate(population="lif", index=0)
-    silent.segments[0].spiketrains.append(train)
+    block.segments[0].spiketrains.append(train)
+    return block
+
+
+def test_measures_that_do_not_apply_say_why():
+    silent = single_neuron_block([], 500.0)
     report = analyze_block(silent)["populations"]["lif"]
-    assert report["spikes"] == 0 and report["isi_cv_mean"] is None
-    assert "at least two spike trains" in report["synchrony_spike_contrast"]["not computed"]
-    assert "at least two spikes" in report["avalanches"]["not computed"]
-    assert "not computed" in format_report(analyze_block(silent))
+    assert report["spikes"] == 0
+    assert report["isi_cv"] == {
+        "status": "not applicable",
+        "reason": "the ISI CV needs a neuron with at least 3 spikes (two intervals); the most in one neuron is 0",
+    }
+    assert report["fano_factor_100ms"]["reason"].startswith("the Fano factor needs at least 1 spike")
+    assert "2 neurons with spikes" in report["synchrony_spike_contrast"]["reason"]
+    assert "at least 2 neurons" in report["avalanches"]["reason"]
+    assert "at least 2 spikes" in report["dominant_frequency_hz"]["reason"]
+    text = format_report(analyze_block(silent))
+    assert "  avalanches: not applicable: avalanche analysis needs at least 2 neurons" in text
+    assert "not computed" not in text
+
+
+def test_tonic_single_neuron_gets_no_invented_measures(capfd):
+    # the issue: a tonically firing neuron was reported with 3 attractor states, an avalanche with
+    # a branching ratio and a 45 % synaptic share of its energy, with SciPy's k-means warnings on
+    # standard error. This one (90 Hz, an 11.1 ms period on the 0.1 ms grid, 2 s) got 2 states
+    # (4 or 5 spikes per 50 ms bin), a 46 % synaptic share and k-means' "One of the clusters is empty"
+    block = single_neuron_block(np.round(np.arange(9.1, 2000.0, 11.1), 1), 2000.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = analyze_block(block)
+        text = format_report(report)
+    assert [str(w.message) for w in caught] == []
+    assert capfd.readouterr().err == ""
+    lif = report["populations"]["lif"]
+    assert lif["attractor_states"] == {
+        "status": "not applicable",
+        "reason": "attractor-state analysis needs at least 2 neurons (states are patterns of rates across "
+        "neurons); this data has 1",
+    }
+    assert lif["avalanches"]["status"] == "not applicable" and "at least 2 neurons" in lif["avalanches"]["reason"]
+    energy = lif["energy_atp"]
+    assert energy["status"] == "ok" and energy["synaptic_events"] == 0 and energy["share"]["synaptic"] == 0
+    assert energy["synaptic_events_from"].startswith("none: this run has no projections")
+    assert energy["share"]["action_potentials"] + energy["share"]["resting"] == pytest.approx(1.0)
+    # what does apply is measured: a regular train has Fano factor and CV 0 and its rate as its rhythm
+    assert lif["fano_factor_100ms"]["value"] == pytest.approx(0.0, abs=1e-12)
+    assert lif["isi_cv"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert lif["dominant_frequency_hz"]["value"] == pytest.approx(90.0, abs=2.0)  # 2 Hz resolution
+    assert "attractor states: not applicable: attractor-state analysis needs at least 2 neurons" in text
+    assert "synaptic 0%" in text and "synaptic events: none: this run has no projections" in text
 
 
 def test_figures_of_a_network(tmp_path):
@@ -114,6 +163,32 @@ def test_cli_analyze_a_simulated_run(tmp_path, capsys):
     assert "voltage.png" in figures and "raster.png" in figures
     assert cli.main(["analyze", str(run), "--json", "-", "--no-figures"]) == 0
     assert json.loads(capsys.readouterr().out) == report
+
+
+@pytest.mark.brian2
+def test_cli_analyze_a_200_ms_single_neuron_run(tmp_path, capfd):
+    # the issue: `sourced-neuron analyze` failed on every run shorter than 500 ms (Elephant:
+    # "frequency_resolution is too high for the given data size")
+    run = tmp_path / "short.nix"
+    args = ["simulate", "lif", "--current", "250 pA", "--duration", "200 ms", "--out", str(run)]
+    assert cli.main(args) == 0
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main(["analyze", str(run)]) == 0
+    out, err = capfd.readouterr()
+    assert [str(w.message) for w in caught] == [] and err == ""
+    assert "Traceback" not in out and "error" not in out
+    report = json.loads((tmp_path / "short_analysis.json").read_text())
+    lif = report["populations"]["lif"]
+    spectrum = lif["dominant_frequency_hz"]
+    # one Welch segment of the whole 200 ms run: 5 Hz resolution, and the report says why
+    assert spectrum["status"] == "ok" and spectrum["resolution_hz"] == pytest.approx(5.0)
+    assert "finest a 200 ms run allows" in spectrum["note"]
+    assert "resolution 5 Hz, the finest a 200 ms run allows" in out
+    assert lif["attractor_states"]["status"] == "not applicable" and lif["avalanches"]["status"] == "not applicable"
+    assert lif["energy_atp"]["share"]["synaptic"] == 0
+    assert "spectrum.png" in {p.name for p in (tmp_path / "short_figures").iterdir()}
 
 
 def test_cli_analyze_bad_input(tmp_path, capsys):

@@ -112,5 +112,5 @@ def test_main_loop_presents_every_input():
     assert result["spikes"][0] > result["spikes"][1] >= 1 and result["spikes"][2] == 0
     assert result["spikes"].sum() == len(neuron.spike_times()) and float(result["t"]) == pytest.approx(300)
     assert result["rates"].units == pq.Hz and float(result["rates"][0]) == pytest.approx(result["spikes"][0] * 10)
-    with pytest.raises(InputError, match="input 1 must have 2 values"):
+    with pytest.raises(InputError, match="MainLoop: argument 'inputs' item 1 must have 2 values"):
         neuron.MainLoop([[1.0, 0.0], [1.0]])

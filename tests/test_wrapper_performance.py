@@ -34,7 +34,7 @@ def test_dropout_zeroes_outputs_and_keeps_the_mean():
     np.testing.assert_allclose(y[y != 0], 2.75 / 0.7)
     assert neuron.output([2.0, 1.0]) == pytest.approx(2.75)  # evaluation: never dropped
     for bad in (1.0, -0.1, "half", True):
-        with pytest.raises(InputError, match="dropout probability"):
+        with pytest.raises(InputError, match=r"DropOut: (dropout probability|argument 'p')"):
             neuron.DropOut(bad)
     assert neuron.DropOut(0).dropout == 0.0
 
@@ -53,7 +53,7 @@ def test_norm_batch_standardises_inputs():
     assert neuron.SumSignals() == pytest.approx(out[0] @ [1.0, 2.0, 3.0])
     neuron.ProcInput(batch)
     np.testing.assert_allclose(neuron.NormBatch(), out)  # the present batch
-    with pytest.raises(InputError, match=r"shape \(samples, 3\)"):
+    with pytest.raises(InputError, match=r"NormBatch: argument 'batch' must have shape \(rows, 3\)"):
         neuron.NormBatch([1.0, 2.0, 3.0])
     assert neuron.NormBatch(enable=False) is None and neuron.input_mean is None
     neuron.ProcInput(batch[0])
@@ -260,7 +260,7 @@ def test_shared_mem_shares_one_weight_array():
         a.SharedMem(SourcedNeuron("lif", n_inputs=2))
     with pytest.raises(InputError, match="float64 weights"):
         a.SharedMem(SourcedNeuron("lif", n_inputs=3))
-    with pytest.raises(InputError, match="a neuron or a list"):
+    with pytest.raises(InputError, match="SharedMem: argument 'others' item 0 expects a SourcedNeuron"):
         a.SharedMem([1, 2])
 
 

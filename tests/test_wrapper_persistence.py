@@ -4,6 +4,7 @@ logs, streamed input, weight listeners, hidden state, JSON, CSV and the signal-f
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -98,12 +99,14 @@ def test_load_refuses_bad_files_and_changes_nothing(tmp_path):
     refused({**good, "dropout": 1.0}, "'dropout'")
     refused({**good, "history": {**good["history"], "steps": [3], "currents_A": []}}, "history.currents_A")
     refused({**good, "model_yaml": "!!python/object/apply:os.system ['echo hacked']"}, "'model_yaml'")
-    refused({**good, "model_yaml": good["model_yaml"].replace("tau_m: 10 ms", "tau_m: 10 mV")}, "model_yaml")
+    wrong_unit = re.sub(r"(tau_m:\s*(?:value:\s*)?)10 ms", r"\g<1>10 mV", good["model_yaml"])  # either layout
+    assert wrong_unit != good["model_yaml"]
+    refused({**good, "model_yaml": wrong_unit}, "model_yaml")
     refused({**good, "learning": {"learning_rate": -1}}, "learning.learning_rate")
     missing = dict(good)
     del missing["bias"]
     refused(missing, "'bias' is missing")
-    with pytest.raises(InputError, match="not a file"):
+    with pytest.raises(InputError, match="LoadModel: a saved neuron: no such file"):
         neuron.LoadModel(tmp_path / "absent.json")
 
 
@@ -151,9 +154,9 @@ def test_stream_in_overflow_policies_and_flush():
     assert [x[0] for x in neuron._queue] == [2.0, 3.0, 4.0] and neuron.stream_dropped == 2
     with pytest.raises(InputError, match="buffer is full"):
         neuron.StreamIn([6.0, 0.0], overflow="error")
-    with pytest.raises(InputError, match=r"shape \(2,\) or \(k, 2\)"):
+    with pytest.raises(InputError, match=r"StreamIn: argument 'data' must have shape \(2,\) or \(rows, 2\)"):
         neuron.StreamIn([[1.0, 2.0, 3.0]])
-    with pytest.raises(InputError, match="stream input 1 is not finite"):
+    with pytest.raises(InputError, match=r"StreamIn: argument 'data' must hold finite numbers .* at index 1, 0"):
         neuron.StreamIn([[1.0, 2.0], [np.nan, 0.0]], capacity=10)
     with pytest.raises(InputError, match="capacity 2 is below"):
         neuron.StreamIn(capacity=2)
@@ -245,7 +248,7 @@ def test_import_csv(tmp_path):
     refused("1,2,3\n", "file has 1 data rows", row=4)
     refused("a,b,c\n", "no data rows")
     refused("1,2,inf\n", "finite")
-    with pytest.raises(InputError, match="no CSV file"):
+    with pytest.raises(InputError, match="ImportCSV: the CSV file of weights: no such file"):
         neuron.ImportCSV(tmp_path / "none.csv")
 
 

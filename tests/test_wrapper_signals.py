@@ -31,7 +31,7 @@ def test_input_scaling_and_sums():
     assert neuron.SumSignals() == pytest.approx(2 * 3.0 - 1.5 + 0.5)
     neuron.ProcInput([[1.0, 0.0], [0.0, 2.0]])
     np.testing.assert_allclose(neuron.SumSignals(), [6.5, -5.5])
-    with pytest.raises(InputError, match=r"shape \(2,\) or \(batch, 2\)"):
+    with pytest.raises(InputError, match=r"ProcInput: argument 'data' must have shape \(2,\) or \(rows, 2\)"):
         neuron.ProcInput([1.0, 2.0, 3.0])
     with pytest.raises(InputError, match="batch"):
         neuron.Integrate("1 ms")

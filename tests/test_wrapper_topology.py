@@ -30,7 +30,7 @@ def test_bind_excite_inhibit_and_unbind_keep_both_ends_in_step(lif_text):
     a, b, c = lif("a"), lif("b"), lif("c")
     with pytest.raises(InputError, match="cannot bind to itself"):
         a.BindTo(a)
-    with pytest.raises(InputError, match="must be a SourcedNeuron"):
+    with pytest.raises(InputError, match="BindTo: argument 'peer' expects a SourcedNeuron"):
         a.BindTo("b")
     no_ports = SourcedNeuron(NeuronModel.from_yaml(lif_text), name="plain")
     with pytest.raises(InputError, match="no receptor ports"):

@@ -25,6 +25,7 @@ import quantities as pq
 from scipy.special import expit, softmax
 
 from ..errors import InputError, UnitError
+from .arguments import ArrayLike, Duration
 from .core import NeuronCore, number, numbers
 
 Function = Callable[[np.ndarray], np.ndarray]
@@ -214,7 +215,7 @@ class ActivationFunctions(NeuronCore):
 
     # --- the 12 functions -----------------------------------------------------------------------
 
-    def ActReLU(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def ActReLU(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply the rectified linear unit, ``max(0, x)``, which adds non-linearity.
 
         Parameters
@@ -236,7 +237,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("relu", x, use)
 
-    def ActSigmoid(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def ActSigmoid(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply the logistic sigmoid, ``1 / (1 + exp(-x))``, which maps the signal into (0, 1).
 
         Computed without overflow for large ``|x|``.
@@ -255,7 +256,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("sigmoid", x, use)
 
-    def ActTanh(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def ActTanh(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply the hyperbolic tangent, which maps inputs into (-1, 1), centred on zero.
 
         Parameters
@@ -272,7 +273,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("tanh", x, use)
 
-    def ActSoftmax(self, v: Any) -> np.ndarray:
+    def ActSoftmax(self, v: ArrayLike) -> np.ndarray:
         """Convert a vector of values into a probability distribution, ``exp(v_i) / sum_j exp(v_j)``.
 
         Computed after subtracting the maximum, so large values do not overflow; for a 2-d
@@ -305,7 +306,7 @@ class ActivationFunctions(NeuronCore):
             raise InputError(f"v must be finite, got {v!r}")
         return softmax(array, axis=-1)
 
-    def ActLeaky(self, x: Any = None, a: float = 0.01, use: bool = False) -> float | np.ndarray:
+    def ActLeaky(self, x: ArrayLike | None = None, a: float = 0.01, use: bool = False) -> float | np.ndarray:
         """Apply the leaky ReLU, ``x`` for ``x > 0`` and ``a x`` otherwise, which keeps neurons from "dying".
 
         The small slope ``a`` below zero gives a neuron with negative input a gradient still.
@@ -329,7 +330,7 @@ class ActivationFunctions(NeuronCore):
             raise InputError(f"a (the leaky ReLU's negative slope) must be >= 0, got {a!r}")
         return self._activate(_parameter_name("leaky_relu", slope), x, use)
 
-    def ActELU(self, x: Any = None, a: float = 1.0, use: bool = False) -> float | np.ndarray:
+    def ActELU(self, x: ArrayLike | None = None, a: float = 1.0, use: bool = False) -> float | np.ndarray:
         """Apply the exponential linear unit, ``x`` for ``x > 0`` and ``a (exp(x) - 1)`` otherwise.
 
         ELU (Clevert et al. 2016) is smooth, and its negative outputs push the mean activation
@@ -354,7 +355,7 @@ class ActivationFunctions(NeuronCore):
             raise InputError(f"a (the ELU's saturation value) must be > 0, got {a!r}")
         return self._activate(_parameter_name("elu", alpha), x, use)
 
-    def ActSwish(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def ActSwish(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply swish, ``x * sigmoid(x)``: the input gated by its own sigmoid.
 
         Swish (SiLU; Ramachandran et al. 2017) was found by search to suit deep networks.
@@ -373,7 +374,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("swish", x, use)
 
-    def PulseWidth(self, t: Any = None) -> Any:
+    def PulseWidth(self, t: Duration | float | None = None) -> Any:
         """Set how long each input pulse drives the spiking neuron (or, without ``t``, return it).
 
         After ``ProcInput``, the drive lasts ``t`` and is zero afterwards, until the next
@@ -395,13 +396,13 @@ class ActivationFunctions(NeuronCore):
             self.pulse_length = 0.0
             return self
         try:
-            steps = self.steps_of(t, "pulse width")
+            steps = self.steps_of(t, "pulse width t")
         except UnitError as error:
-            raise InputError(f"pulse width must be a duration such as '5 ms' (or 0), got {t!r}: {error}") from None
+            raise InputError(f"pulse width t must be a duration such as '5 ms' (or 0), got {t!r}: {error}") from None
         self.pulse_length = steps * self.dt
         return self
 
-    def StepFunc(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def StepFunc(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply the binary step function: 1 where ``x >= 0``, else 0, as in logic-gate neurons.
 
         The Heaviside step of McCulloch-Pitts neurons and the perceptron.
@@ -423,7 +424,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("step", x, use)
 
-    def LinearFunc(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def LinearFunc(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply the identity: the output is the input, untransformed (a linear neuron, as in
         linear regression).
 
@@ -441,7 +442,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("linear", x, use)
 
-    def SoftPlus(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def SoftPlus(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply softplus, ``log(1 + exp(x))``: a smooth approximation of the ReLU.
 
         Computed without overflow for large ``x``.
@@ -460,7 +461,7 @@ class ActivationFunctions(NeuronCore):
         """
         return self._activate("softplus", x, use)
 
-    def MishAct(self, x: Any = None, use: bool = False) -> float | np.ndarray:
+    def MishAct(self, x: ArrayLike | None = None, use: bool = False) -> float | np.ndarray:
         """Apply Mish, ``x * tanh(softplus(x))``: smooth, non-monotonic and self-regularising.
 
         Mish (Misra 2019) is slightly negative for negative inputs.

@@ -19,6 +19,23 @@ backend; its input is the weighted sum of an input vector times `current_scale`,
 weights, bias and activation make an artificial neuron that learns by gradient descent. See the
 docstrings (`help(SourcedNeuron.Integrate)`) for parameters, units and errors.
 
+**Arguments.** Every argument is checked when you call a function (the constructor included),
+against the types in its signature: `float` a finite number (an `int` will do; a `bool`, a list
+or a string will not), `int` an integer (`2.0` is refused), `bool` `True` or `False`, `str` a
+string; `ArrayLike` numbers (a number, or a list or array of finite numbers), `Vector` one number
+per input, `Inputs` one input vector or rows of them, `Batch` rows of input vectors; `WithUnits`
+a value with units (a string such as `"200 pA"`, a number in the unit the function names, or a
+`quantities` or Brian2 quantity), `Duration` a duration (`"10 ms"` or a quantity; a plain number
+has no unit and is refused); `PathLike` a file name (a string or a path: not bytes, not empty,
+no null byte); `ModelSource` a `NeuronModel`, a library model name or a model file; `Neuron`
+another `SourcedNeuron`. A wrong argument (`None` where a value is needed, a list where one
+number is expected, a number that is not finite, an array of the wrong shape, a path with a null
+byte, a folder or a FIFO where a file is read) raises `sourced_neuron.errors.InputError` (a
+`UnitError` for a value with the wrong unit) whose message names the function, the argument,
+what it expects and what it got, such as `SetBias: argument 'b' expects a finite number, got
+list [0.5]`; a wrong type is refused before the function runs, so nothing changes. Any other
+exception, a `TypeError` from inside the library for one, is a bug to report.
+
 This file is generated from the docstrings: `python -m sourced_neuron.wrapper.apidoc > docs/api.md`.
 """
 

@@ -13,16 +13,24 @@ A :class:`NeuronCore` holds two things:
 - the **artificial-neuron side**: an input weight vector, a bias and an activation. The
   weighted sum ``w . (s x) + b`` (``s`` the input scale) is both the artificial neuron's
   pre-activation and, times ``current_scale``, the current injected into the spiking neuron.
+
+Every public method of a class of this package that derives from :class:`NeuronCore` (each
+section of the API) has its arguments checked against its type hints when the user calls it
+(:mod:`sourced_neuron.wrapper.arguments`): a wrong argument is an
+:class:`~sourced_neuron.errors.InputError` naming the method, the argument, what it expects and
+what it got. The helpers below (:func:`seconds`, :func:`number`, :func:`finite_vector`, ...) are
+the value checks the methods share.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import neo
 import numpy as np
@@ -33,6 +41,22 @@ from ..library import load_model
 from ..model import AMP, SECOND, NeuronModel
 from ..simulation import simulate
 from ..units import as_quantity, format_quantity
+from .arguments import Duration, Expect, Inputs, WithUnits, check_methods, file_name
+
+#: a neuron's ID (``SetID``, ``name=``): it names the neuron's population in networks and files
+NEURON_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def _model_source(value: Any, neuron: Any) -> str | None:
+    return file_name(value, neuron) if isinstance(value, str | os.PathLike) else None
+
+
+#: a model: a NeuronModel, the name of a library model, or a model file
+ModelSource = Annotated[
+    NeuronModel | str | os.PathLike,
+    Expect("a NeuronModel, a library model name such as 'lif', or a model file (a string or a path)"),
+    _model_source,
+]
 
 
 def seconds(value: Any, what: str) -> float:
@@ -164,20 +188,34 @@ class NeuronCore:
 
     simulation_dtype = np.dtype(np.float64)  # SetPrecision(..., part="simulation")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the arguments of the public methods of each section of the API (the classes
+        of this package; a user's subclass keeps its methods as written)."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith(f"{__package__}."):
+            check_methods(cls)
+
     def __init__(
         self,
-        model: NeuronModel | str | Path = "lif",
+        model: ModelSource = "lif",
         backend: str = "brian2",
         n_inputs: int = 2,
         preset: str | None = None,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, WithUnits] | None = None,
         activation: str = "sigmoid",
-        current_scale: Any = "100 pA",
+        current_scale: WithUnits = "100 pA",
         seed: int | None = 0,
         name: str | None = None,
     ):
-        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int | np.integer) or n_inputs < 1:
+        if n_inputs < 1:
             raise InputError(f"n_inputs must be a positive integer, got {n_inputs!r}")
+        if seed is not None and seed < 0:
+            raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
+        if name is not None and not NEURON_ID.match(name):
+            raise InputError(
+                f"name (the neuron's ID) must be 1-64 letters, digits, '_', '.' or '-' starting with a letter or "
+                f"'_', got {name!r}"
+            )
         self.model: NeuronModel = load_model(model).with_preset(preset).with_parameters(dict(params or {}))
         self.initial = self.model.initial  # the initial values a reset returns to
         self.preset = preset
@@ -226,7 +264,7 @@ class NeuronCore:
         """Simulated time since the last reset (s)."""
         return self.epoch_start + self.history.n_steps * self.dt
 
-    def steps_of(self, duration: Any, what: str) -> int:
+    def steps_of(self, duration: Duration, what: str) -> int:
         """A duration as a whole number of time steps (refused if it is not one)."""
         value = seconds(duration, what)
         steps = round(value / self.dt)
@@ -236,7 +274,7 @@ class NeuronCore:
 
     # --- the artificial-neuron side ---------------------------------------------------------
 
-    def prepared(self, x: Any) -> np.ndarray:
+    def prepared(self, x: Inputs) -> np.ndarray:
         """Inputs as the weights see them: scaled by ``input_scale`` and, after ``NormBatch``,
         standardised with the batch's mean and standard deviation. ``x``: one vector
         ``(n_inputs,)`` or a batch ``(n, n_inputs)``."""
@@ -245,13 +283,13 @@ class NeuronCore:
             x = (x - self.input_mean) / self.input_std
         return x
 
-    def weighted_sum(self, x: Any = None) -> np.ndarray | float:
+    def weighted_sum(self, x: Inputs | None = None) -> np.ndarray | float:
         """``w . x' + b`` for the present input (``x`` None) or for ``x`` (a vector or a batch)."""
         x = self.inputs if x is None else x
         z = self.prepared(x) @ self.weights + self.bias
         return float(z) if np.ndim(z) == 0 else z
 
-    def output(self, x: Any = None, training: bool = False) -> np.ndarray | float:
+    def output(self, x: Inputs | None = None, training: bool = False) -> np.ndarray | float:
         """The artificial neuron's output ``f(z - shift)`` (``f`` the activation, ``shift`` set by
         ``BiasShift``). With ``training`` and a dropout probability ``p`` (``DropOut``), the
         output is zero with probability ``p`` and scaled by ``1/(1 - p)`` otherwise (inverted
@@ -379,3 +417,9 @@ class NeuronCore:
             f"{self.id}: {self.model.name} on {self.backend}, {len(self.weights)} inputs, "
             f"t = {self.t * 1e3:g} ms, drive {format_quantity(self.drive() * pq.A)}"
         )
+
+
+check_methods(NeuronCore)
+
+#: another neuron (an argument of BindTo, Crossover, SharedMem, ...)
+Neuron = Annotated[NeuronCore, Expect("a SourcedNeuron")]

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from .activations import activation_pair
+from .arguments import ArrayLike
 from .core import NeuronCore, finite_vector, number, numbers
 
 _LOSSES = ("mse", "log", "huber")
@@ -91,7 +92,7 @@ class Learning(NeuronCore):
             array = array.reshape(n)
         return array
 
-    def SetTarget(self, t: Any) -> Learning:
+    def SetTarget(self, t: ArrayLike) -> Learning:
         """Set the ground truth for supervised learning: the output the present input should give.
 
         One value, or one per sample of a batch input.
@@ -112,7 +113,7 @@ class Learning(NeuronCore):
         self.target = float(array) if array.ndim == 0 else array.copy()
         return self
 
-    def CalcError(self, tar: Any = None) -> float | np.ndarray:
+    def CalcError(self, tar: ArrayLike | None = None) -> float | np.ndarray:
         """The difference between the present output and the target, ``y - t``.
 
         One value per sample for a batch input; stored as ``last_error``. The output is the
@@ -193,7 +194,7 @@ class Learning(NeuronCore):
                 f"log loss needs outputs in (0, 1): use the sigmoid activation (the neuron has {self.activation!r})"
             )
 
-    def BackProp(self, err: Any = None, loss: str | None = None) -> Learning:
+    def BackProp(self, err: ArrayLike | None = None, loss: str | None = None) -> Learning:
         """Calculate the gradient of the loss with respect to the weights and the bias.
 
         The gradient for the present input (one vector or a batch; chain rule through the
@@ -612,7 +613,7 @@ class Learning(NeuronCore):
             raise InputError(f"y must have one target per row of X ({len(inputs)}), got {len(goals)}")
         return inputs, goals
 
-    def Loss(self, X: Any, y: Any, loss: str | None = None) -> float:
+    def Loss(self, X: ArrayLike, y: ArrayLike, loss: str | None = None) -> float:
         """The mean loss of the data set ``(X, y)`` with the present weights (no dropout, no
         regularisation term) (an extra of the wrapper).
 
@@ -629,8 +630,8 @@ class Learning(NeuronCore):
 
     def Train(
         self,
-        X: Any,
-        y: Any,
+        X: ArrayLike,
+        y: ArrayLike,
         epochs: int = 100,
         lr: float | None = None,
         shuffle: bool = True,
@@ -708,7 +709,7 @@ class Learning(NeuronCore):
         finally:
             self.samples_per_update = size
 
-    def Predict(self, X: Any) -> np.ndarray:
+    def Predict(self, X: ArrayLike) -> np.ndarray:
         """The artificial neuron's outputs for the rows of ``X`` (no dropout) (an extra of the
         wrapper; also ``predict``).
 

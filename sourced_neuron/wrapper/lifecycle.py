@@ -4,7 +4,6 @@ neuron, and the main loop that drives it."""
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,16 @@ import quantities as pq
 
 from ..backends import backend_status
 from ..errors import InputError, SourcedNeuronError
-from .core import NeuronCore, finite_vector
+from .arguments import ArrayLike, Duration, PathLike, Vector, WithUnits
+from .core import NEURON_ID, NeuronCore, finite_vector, number
 
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_ID = NEURON_ID
 
 
 class Lifecycle(NeuronCore):
     """Functions 1-14 of the API."""
 
-    def InitNeu(self, params: Mapping[str, Any] | None = None) -> Lifecycle:
+    def InitNeu(self, params: Mapping[str, WithUnits] | None = None) -> Lifecycle:
         """Initialise the neuron: set parameters and initial values of state variables, and
         return to ``t = 0`` in that initial state.
 
@@ -43,7 +43,7 @@ class Lifecycle(NeuronCore):
         self.forget()
         return self
 
-    def SetWeight(self, w: Any) -> Lifecycle:
+    def SetWeight(self, w: Vector) -> Lifecycle:
         """Set the weights of the incoming signals (one per input).
 
         Examples
@@ -161,7 +161,7 @@ class Lifecycle(NeuronCore):
         >>> SourcedNeuron("lif").SetID("cell_7").id
         'cell_7'
         """
-        if not isinstance(name, str) or not _ID.match(name):
+        if not _ID.match(name):
             raise InputError(
                 f"neuron ID must be 1-64 letters, digits, '_', '.' or '-' starting with a letter or '_', got {name!r}"
             )
@@ -236,7 +236,7 @@ class Lifecycle(NeuronCore):
 
         return __version__
 
-    def Shutdown(self, path: str | Path | None = None) -> Path:
+    def Shutdown(self, path: PathLike | None = None) -> Path:
         """End the session: apply the queued stream input (if any), save the final state with
         ``SaveModel`` (to ``path``, default ``<id>.json``), and refuse further integration.
 
@@ -252,9 +252,9 @@ class Lifecycle(NeuronCore):
 
     def MainLoop(
         self,
-        inputs: Iterable[Any],
-        duration: Any = "100 ms",
-        targets: Iterable[Any] | None = None,
+        inputs: Iterable[Vector],
+        duration: Duration = "100 ms",
+        targets: Iterable[ArrayLike] | None = None,
         learning_rate: float | None = None,
     ) -> dict[str, Any]:
         """Drive the neuron with a sequence of input vectors, each presented for ``duration``:
@@ -276,6 +276,8 @@ class Lifecycle(NeuronCore):
         if not vectors:
             raise InputError("MainLoop needs at least one input vector")
         goals = None if targets is None else list(targets)
+        if learning_rate is not None:  # checked even without targets
+            number(learning_rate, "learning_rate", 0.0, open_low=True)
         if goals is not None and len(goals) != len(vectors):
             raise InputError(f"MainLoop got {len(vectors)} inputs but {len(goals)} targets")
         steps = self.steps_of(duration, "duration")

@@ -20,7 +20,8 @@ import quantities as pq
 from .. import analysis
 from ..backends import backend_status
 from ..errors import BackendUnavailableError, InputError
-from .core import FLOAT32_BACKENDS, NeuronCore, finite_vector, number, seconds
+from .arguments import ArrayLike, Batch, Duration, PathLike
+from .core import FLOAT32_BACKENDS, Neuron, NeuronCore, finite_vector, number, seconds
 
 #: free energy of hydrolysing one ATP in a cell (about 50 kJ/mol; 50-60 kJ/mol under
 #: physiological conditions), used to turn ATP per second into watts
@@ -88,7 +89,7 @@ class Performance(NeuronCore):
         self.dropout = number(p, "dropout probability p", 0.0, 1.0, open_high=True)
         return self
 
-    def NormBatch(self, batch: Any = None, enable: bool = True) -> np.ndarray | None:
+    def NormBatch(self, batch: Batch | None = None, enable: bool = True) -> np.ndarray | None:
         """Standardise the inputs with a batch's statistics: the mean and standard deviation of
         each input over the batch (after ``ScaleInput``) are stored, and every later input is
         shifted and divided by them before it is weighted (``prepared``), which speeds up
@@ -133,7 +134,7 @@ class Performance(NeuronCore):
         self.input_std = np.where(std > 0, std, 1.0).astype(self.dtype)
         return self.prepared(x)
 
-    def NoiseGen(self, std: Any) -> np.ndarray:
+    def NoiseGen(self, std: ArrayLike) -> np.ndarray:
         """Add Gaussian noise to the present input (a vector or a batch): each value gets an
         independent draw of ``N(0, std^2)`` (``std`` in input units: one value, or one per
         input), from the neuron's random generator. The noisy input replaces the present one,
@@ -165,7 +166,7 @@ class Performance(NeuronCore):
 
     # --- the spiking neuron -------------------------------------------------------------------
 
-    def Refractory(self, p: Any = None) -> Any:
+    def Refractory(self, p: Duration | None = None) -> Any:
         """Set the refractory period: the cool-down after a spike in which the neuron cannot
         fire (and, in models such as LIF, its membrane potential is held), from now on; without
         an argument, return the present period. The model names the parameter that holds it
@@ -188,11 +189,11 @@ class Performance(NeuronCore):
             raise InputError(f"model {self.model.name!r} has no refractory period parameter: {why}")
         if p is None:
             return float(dict(self.model.parameters)[name].magnitude) * 1e3 * pq.ms
-        value = seconds(p, "refractory period")
+        value = seconds(p, "refractory period p")
         self.change_model(self.model.with_parameters({name: value * pq.s}))
         return self
 
-    def IsFiring(self, window: Any = None) -> bool:
+    def IsFiring(self, window: Duration | None = None) -> bool:
         """Whether the neuron is active now: it fired within the last ``window`` of simulated
         time (a spike in ``(t - window, t]``). By default the window is the model's refractory
         period (the neuron is still in the aftermath of a spike), or one time step for models
@@ -236,7 +237,7 @@ class Performance(NeuronCore):
             raise InputError("no activity to estimate: the neuron has not been integrated since the reset")
         if costs is not None and not isinstance(costs, analysis.EnergyCosts):
             raise InputError(f"costs must be a sourced_neuron.analysis.EnergyCosts, got {costs!r}")
-        estimate = analysis.energy(self.LogActivity(), costs)
+        estimate = analysis.energy(self.LogActivity(), costs, per_neuron_budget=True)
         rate = estimate.atp_per_second
         return {
             "atp_per_second": rate,
@@ -265,7 +266,7 @@ class Performance(NeuronCore):
 
     # --- numbers and memory -------------------------------------------------------------------
 
-    def SetPrecision(self, dtype: Any = "float32", part: str = "weights") -> Performance:
+    def SetPrecision(self, dtype: str | type | np.dtype = "float32", part: str = "weights") -> Performance:
         """Choose the floating-point precision, where the backend supports it.
 
         ``part="weights"``: the artificial neuron's arrays (weights, inputs, normalisation
@@ -317,7 +318,7 @@ class Performance(NeuronCore):
                 neuron.input_std = neuron.input_std.astype(wanted)
         return self
 
-    def SharedMem(self, others: Any) -> Performance:
+    def SharedMem(self, others: Neuron | Iterable[Neuron]) -> Performance:
         """Make other neurons share this neuron's weight array: afterwards their ``weights``
         are the same NumPy array object, so an update through any of them (``SetWeight``,
         ``UpdWeight``, ``MutateWeight``...) is seen by all, and the weights take memory once.
@@ -391,7 +392,7 @@ class Performance(NeuronCore):
             changed()
         return self
 
-    def Crossover(self, n2: NeuronCore, mix: float = 0.5) -> NeuronCore:
+    def Crossover(self, n2: Neuron, mix: float = 0.5) -> NeuronCore:
         """A child neuron that blends this neuron with ``n2`` (uniform crossover): each weight,
         and the bias, comes from ``n2`` with probability ``mix`` and from this neuron otherwise.
         Everything else (model, parameters, settings) comes from this neuron. The child has a
@@ -423,7 +424,7 @@ class Performance(NeuronCore):
 
     # --- pictures -----------------------------------------------------------------------------
 
-    def PlotNeuron(self, path: str | Path) -> Path:
+    def PlotNeuron(self, path: PathLike) -> Path:
         """Draw the neuron's behaviour since the last reset to a PNG file: the membrane
         potential (with the firing threshold as a dashed line) above the spike raster, from
         ``LogActivity``.
@@ -437,7 +438,7 @@ class Performance(NeuronCore):
 
         return plot_block(self.LogActivity(), path, threshold=threshold_level(self.model))
 
-    def HeatMap(self, path: str | Path) -> Path:
+    def HeatMap(self, path: PathLike) -> Path:
         """Draw the neuron's synaptic strengths as a heat map in a PNG file: the input weights
         as a 1 x n_inputs matrix (a diverging colour scale centred on 0, values written in the
         cells for up to 20 entries), and, when the neuron is bound to other neurons
@@ -490,7 +491,7 @@ class Performance(NeuronCore):
 
     # --- checks and timing --------------------------------------------------------------------
 
-    def UnitTests(self, checks: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    def UnitTests(self, checks: str | Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """Run the package's built-in self-checks and report each: every library model loads
         and survives a YAML round trip; each activation's derivative matches finite
         differences; a Poisson spike train has an ISI CV near 1 (Elephant); a Brian2
@@ -640,7 +641,7 @@ def _check_energy(neuron: Any) -> str:
 
     costs = analysis.EnergyCosts()
     train = neo.SpikeTrain([0.1, 0.2, 0.7] * pq.s, t_stop=2 * pq.s)
-    estimate = analysis.energy([train], costs)
+    estimate = analysis.energy([train], costs, per_neuron_budget=True)
     expected = 3 * costs.atp_per_spike
     expected += 3 * costs.synapses_per_neuron * costs.release_probability * costs.atp_per_vesicle
     expected += 2 * costs.atp_resting_per_second

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import json
 import types
 from collections import deque
@@ -26,6 +27,7 @@ import yaml
 from ..errors import InputError, ModelError
 from ..files import as_path, read_text, write_text
 from ..model import NeuronModel
+from .arguments import Duration, Inputs, PathLike, Vector, checked, user_code
 from .core import History, NeuronCore, finite_vector
 
 #: version of the saved-neuron file layout; files of another version are refused
@@ -33,6 +35,8 @@ FORMAT_VERSION = 1
 FORMAT_NAME = "sourced_neuron.SourcedNeuron"
 #: The largest saved neuron LoadModel reads (its input history grows with the simulated time).
 SAVED_LIMIT = 200_000_000
+#: The largest CSV file of weights ImportCSV reads.
+CSV_LIMIT = 100_000_000
 
 #: learning settings saved when the neuron has them: (attribute, key in the file)
 LEARNING_FIELDS = (
@@ -153,7 +157,7 @@ class Persistence(NeuronCore):
 
     # --- saving and loading -------------------------------------------------------------------
 
-    def SaveModel(self, path: str | Path) -> Path:
+    def SaveModel(self, path: PathLike) -> Path:
         """Save the neuron to one JSON file: the model (YAML text), parameters and initial
         state, weights, bias, activation and input settings, the input history of the present
         epoch, the random generator's state and the learning state (optimiser, learning rate).
@@ -181,7 +185,8 @@ class Persistence(NeuronCore):
         return target
 
     @_instance_or_class
-    def LoadModel(self, path: str | Path) -> Persistence:
+    @checked  # a _ClassOrInstance, not a function: check_methods leaves it alone
+    def LoadModel(self, path: PathLike) -> Persistence:
         """Restore a neuron saved by ``SaveModel``: weights, bias, model, parameters, state,
         input history, random state and learning state.
 
@@ -543,7 +548,9 @@ class Persistence(NeuronCore):
 
     # --- streamed input -----------------------------------------------------------------------
 
-    def StreamIn(self, data: Any = None, capacity: int | None = None, overflow: str | None = None) -> int:
+    def StreamIn(
+        self, data: Inputs | Iterable[Vector] | None = None, capacity: int | None = None, overflow: str | None = None
+    ) -> int:
         """Open (or configure) a bounded buffer for real-time input and queue input vectors in
         it; ``FlushQueue`` presents them to the neuron in order.
 
@@ -615,7 +622,7 @@ class Persistence(NeuronCore):
             raise InputError(f"stream input {int(bad[0])} is not finite: {array[bad[0]]}")
         return [row.astype(self.dtype) for row in array]
 
-    def FlushQueue(self, apply: bool = True, duration: Any = "10 ms") -> int:
+    def FlushQueue(self, apply: bool = True, duration: Duration = "10 ms") -> int:
         """Empty the input buffer, so that it cannot overflow: with ``apply``, present each
         queued input in order for ``duration`` (``ProcInput`` then ``Integrate``); without,
         discard them.
@@ -632,6 +639,9 @@ class Persistence(NeuronCore):
         """
         if not isinstance(apply, bool):
             raise InputError(f"apply must be True or False, got {apply!r}")
+        steps = self.steps_of(duration, "duration")  # checked even when nothing waits
+        if apply and steps < 1:
+            raise InputError(f"duration must be at least one time step ({self.dt * 1e3:g} ms), got {duration!r}")
         queue = self._queue
         if not queue:
             return 0
@@ -639,9 +649,6 @@ class Persistence(NeuronCore):
         if not apply:
             queue.clear()
             return count
-        steps = self.steps_of(duration, "duration")
-        if steps < 1:
-            raise InputError(f"duration must be at least one time step ({self.dt * 1e3:g} ms), got {duration!r}")
         if getattr(self, "closed", False):
             raise InputError(f"neuron {self.id} was shut down; its queued input cannot be applied")
         n = len(self.weights)
@@ -738,12 +745,13 @@ class Persistence(NeuronCore):
             self.weight_alerts.append(alert)
             alerts.append(alert)
             if watcher["callback"] is not None:
-                watcher["callback"](alert)
+                with user_code():  # the callback's own calls to neurons are checked
+                    watcher["callback"](alert)
         return alerts
 
     # --- CSV ----------------------------------------------------------------------------------
 
-    def ImportCSV(self, path: str | Path, row: int | None = None) -> Persistence:
+    def ImportCSV(self, path: PathLike, row: int | None = None) -> Persistence:
         """Load the weights from a CSV file: one row of ``n_inputs`` numbers (or one column of
         them), optionally below a header row; a header cell ``bias`` marks a column holding the
         bias. A file of several rows is a weight matrix (one neuron per row): ``row`` picks one
@@ -758,15 +766,13 @@ class Persistence(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=3).ImportCSV("weights.csv").weights  # doctest: +SKIP
         array([ 0.5, -0.2,  1. ])
         """
-        source = Path(path)
-        if not source.is_file():
-            raise InputError(f"no CSV file at {str(source)!r}")
-        if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 0):
+        if row is not None and row < 0:
             raise InputError(f"row must be a non-negative integer (0 = the first data row), got {row!r}")
+        source = as_path(path, "ImportCSV")
+        text = read_text(source, "ImportCSV: the CSV file of weights", CSV_LIMIT, encoding="utf-8-sig")
         try:
-            with source.open(newline="", encoding="utf-8-sig") as handle:
-                lines = [(number, cells) for number, cells in enumerate(csv.reader(handle), start=1)]
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            lines = list(enumerate(csv.reader(io.StringIO(text, newline="")), start=1))
+        except csv.Error as error:
             raise InputError(f"{source}: cannot read it as CSV ({error})") from None
         lines = [(k, [c.strip() for c in cells]) for k, cells in lines if cells and any(c.strip() for c in cells)]
         lines = [(k, cells) for k, cells in lines if not cells[0].startswith("#")]

@@ -12,6 +12,7 @@ import numpy as np
 import quantities as pq
 
 from ..errors import InputError
+from .arguments import Duration, Inputs, WithUnits
 from .core import NeuronCore, finite_vector, seconds
 
 
@@ -20,7 +21,7 @@ class SignalProcessing(NeuronCore):
 
     _input_since = 0.0  # s: when the present input arrived (pulses last PulseWidth from there)
 
-    def ProcInput(self, data: Any) -> np.ndarray:
+    def ProcInput(self, data: Inputs) -> np.ndarray:
         """Receive an input vector (``n_inputs`` values) or a batch (``(n, n_inputs)``), keep it
         as the present input, and return it as the weights see it (scaled by ``ScaleInput``,
         standardised after ``NormBatch``). The spiking neuron is driven by it from now on.
@@ -68,7 +69,7 @@ class SignalProcessing(NeuronCore):
         self._delivered = len(times)
         return new * 1e3 * pq.ms
 
-    def Integrate(self, dt: Any) -> SignalProcessing:
+    def Integrate(self, dt: Duration) -> SignalProcessing:
         """Advance the spiking neuron by ``dt`` of simulated time on its backend, driven by the
         present input (``current_scale`` times ``SumSignals``); after ``PulseWidth(t)`` the input
         acts only for ``t`` after it arrived. ``dt`` must be whole time steps of the model.
@@ -95,7 +96,7 @@ class SignalProcessing(NeuronCore):
             self._advance(steps, drive)
         return self
 
-    def Leakage(self, rate: Any) -> SignalProcessing:
+    def Leakage(self, rate: WithUnits) -> SignalProcessing:
         """Set how fast the membrane potential decays towards rest: ``rate = 1/tau`` (a rate,
         ``"50 Hz"``, or a number per second). The model's membrane time constant ``tau_m`` is
         set to ``1/rate``, or, for conductance models, ``g_L`` to ``rate * C_m``. Takes effect
@@ -123,7 +124,7 @@ class SignalProcessing(NeuronCore):
         self.change_model(self.model.with_parameters(change))
         return self
 
-    def SynapticDelay(self, delay: Any = None) -> Any:
+    def SynapticDelay(self, delay: Duration | None = None) -> Any:
         """Set the lag between an input's arrival and its effect on the membrane (whole time
         steps; from now on: input already in flight under an earlier delay is dropped), or,
         without an argument, return the present lag.
@@ -167,7 +168,7 @@ class SignalProcessing(NeuronCore):
         self.activation_shift = float(value)
         return self
 
-    def PulseSync(self, period: Any = "10 ms", phase: Any = "0 ms") -> dict[str, Any]:
+    def PulseSync(self, period: Duration = "10 ms", phase: Duration = "0 ms") -> dict[str, Any]:
         """Align the neuron with a global clock of ``period``: integrate (with the present input)
         up to the clock's next tick (``t = k * period + phase``), and measure how the spikes so far
         lock to that clock: the vector strength (Goldberg & Brown 1969; 1 when every spike falls
@@ -204,7 +205,7 @@ class SignalProcessing(NeuronCore):
             "mean_phase": float(np.angle(vector)) if len(times) else float("nan"),
         }
 
-    def ParallelSum(self, batch: Any = None, workers: int | None = None) -> np.ndarray:
+    def ParallelSum(self, batch: Inputs | None = None, workers: int | None = None) -> np.ndarray:
         """The weighted sums of a batch of inputs (default: the present batch) computed in
         parallel: the batch is split into one block per worker thread, and NumPy's matrix
         product, which releases the interpreter lock, runs the blocks at the same time. Equal

@@ -22,6 +22,7 @@ port is stored with a negative weight and sent to the simulator as a positive co
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,8 @@ from .. import expressions as ex
 from ..errors import InputError, SourcedNeuronError
 from ..model import VOLT, ReceptorPort
 from ..units import as_quantity, neo_unit
-from .core import NeuronCore
+from .arguments import Duration, WithUnits
+from .core import Neuron, NeuronCore
 
 #: receptor port names that suggest excitation / inhibition (matched anywhere in the name)
 EXCITATORY = ("exc", "ampa", "nmda", "glu")
@@ -97,7 +99,13 @@ class Topology(NeuronCore):
 
     # --- links ------------------------------------------------------------------------------------
 
-    def BindTo(self, peer: Any, weight: Any = None, delay: Any = None, receptor: str | None = None) -> Topology:
+    def BindTo(
+        self,
+        peer: Neuron,
+        weight: WithUnits | None = None,
+        delay: Duration | None = None,
+        receptor: str | None = None,
+    ) -> Topology:
         """Establish a permanent synaptic link from this neuron to ``peer``: each spike of this
         neuron reaches ``peer``'s receptor port after ``delay`` (in :meth:`RunNetwork`).
 
@@ -138,7 +146,7 @@ class Topology(NeuronCore):
         self._link(peer, port.name, value, self._delay_of(peer, delay))
         return self
 
-    def Unbind(self, peer: Any) -> Topology:
+    def Unbind(self, peer: Neuron) -> Topology:
         """Sever the link from this neuron to ``peer`` and the link from ``peer`` to this neuron,
         whichever exist; refused when there is none.
 
@@ -155,7 +163,7 @@ class Topology(NeuronCore):
             _drop(links[key])
         return self
 
-    def Excite(self, n2: Any, weight: Any = None, delay: Any = None) -> Topology:
+    def Excite(self, n2: Neuron, weight: WithUnits | None = None, delay: Duration | None = None) -> Topology:
         """Link this neuron to ``n2`` through ``n2``'s excitatory receptor port, so that each of
         this neuron's spikes raises ``n2``'s membrane potential (in :meth:`RunNetwork`).
 
@@ -177,7 +185,7 @@ class Topology(NeuronCore):
         self._link(n2, port.name, value, self._delay_of(n2, delay))
         return self
 
-    def Inhibit(self, n2: Any, weight: Any = None, delay: Any = None) -> Topology:
+    def Inhibit(self, n2: Neuron, weight: WithUnits | None = None, delay: Duration | None = None) -> Topology:
         """Link this neuron to ``n2`` through ``n2``'s inhibitory receptor port, so that each of
         this neuron's spikes suppresses ``n2``'s firing (in :meth:`RunNetwork`).
 
@@ -228,7 +236,7 @@ class Topology(NeuronCore):
             for key, link in ordered
         ]
 
-    def SynapsePrune(self, threshold: Any) -> int:
+    def SynapsePrune(self, threshold: WithUnits) -> int:
         """Remove this neuron's links (outgoing and incoming) whose weight magnitude is below
         ``threshold``; return how many were removed.
 
@@ -243,6 +251,8 @@ class Topology(NeuronCore):
         >>> a.BindTo(b, "20 pA").BindTo(c, "300 pA").SynapsePrune("50 pA")  # doctest: +SKIP
         1
         """
+        if float(np.asarray(as_quantity(threshold, "threshold"))) < 0:  # checked even without links
+            raise InputError(f"threshold must not be negative, got {threshold!r}")
         links = list(self._links_map().values())
         weak = []
         for link in links:  # every comparison is checked before anything is removed
@@ -321,7 +331,7 @@ class Topology(NeuronCore):
         index = next(i for i, (_, k) in enumerate(same) if k == 0)
         return np.array([layers[0], index, 0.0]) * GRID_SPACING_UM * pq.um
 
-    def SetPosition(self, position: Any) -> Topology:
+    def SetPosition(self, position: Sequence[WithUnits] | np.ndarray | None) -> Topology:
         """Place the neuron at ``position`` (three coordinates; lengths, or plain numbers in
         µm); ``None`` returns it to the automatic grid of :meth:`MapTopology`.
 
@@ -350,7 +360,7 @@ class Topology(NeuronCore):
         self._position = values.copy()
         return self
 
-    def DistanceTo(self, n: Any) -> pq.Quantity:
+    def DistanceTo(self, n: Neuron) -> pq.Quantity:
         """The Euclidean distance between this neuron's and ``n``'s coordinates
         (:meth:`MapTopology`), in µm.
 
@@ -367,7 +377,7 @@ class Topology(NeuronCore):
 
     # --- the network ------------------------------------------------------------------------------
 
-    def RunNetwork(self, duration: Any, backend: str | None = None) -> neo.Block:
+    def RunNetwork(self, duration: Duration, backend: str | None = None) -> neo.Block:
         """Simulate this neuron and every neuron linked to it (directly or not, either
         direction) as one :class:`sourced_neuron.Network` and return its Neo block.
 

@@ -28,7 +28,8 @@ import quantities as pq
 
 from ..backends import backend_status
 from ..errors import InputError, SourcedNeuronError
-from .core import NeuronCore, number, numbers, seconds
+from .arguments import ArrayLike, Duration
+from .core import Neuron, NeuronCore, number, numbers, seconds
 
 _EPS = 1e-12  # log loss clips probabilities to [_EPS, 1 - _EPS] (as Learning does)
 
@@ -111,7 +112,7 @@ class Validation(NeuronCore):
                 scan(f"trace.{variable}", self.trace(variable).magnitude[:, 0])
         return bad
 
-    def CheckLimit(self, max_abs: Any = None) -> dict[str, Any]:
+    def CheckLimit(self, max_abs: float | None = None) -> dict[str, Any]:
         """Check that the weights stay within the safety bounds: ``|w| <= max`` (``max_abs``, or
         the bound of :meth:`SetMaxWeight`) and ``|w| >= min`` (:meth:`SetMinWeight`). Without
         any bound every weight passes; a non-finite weight always violates.
@@ -144,7 +145,7 @@ class Validation(NeuronCore):
             "min_abs": floor,
         }
 
-    def SetMaxWeight(self, w: Any) -> Validation:
+    def SetMaxWeight(self, w: float) -> Validation:
         """Clip every weight to ``[-w, w]`` and keep ``w`` as the bound :meth:`CheckLimit` checks.
 
         Examples
@@ -160,7 +161,7 @@ class Validation(NeuronCore):
         self._tell_watchers()
         return self
 
-    def SetMinWeight(self, w: Any) -> Validation:
+    def SetMinWeight(self, w: float) -> Validation:
         """Set a floor for the weights' magnitudes: every weight with ``|w_i| < w`` becomes
         ``sign(w_i) * w`` (a zero weight ``+w``), so no connection is dead; ``w`` is kept as the
         floor :meth:`CheckLimit` checks. ``0`` removes the floor.
@@ -197,7 +198,7 @@ class Validation(NeuronCore):
         trace = self.trace(name)
         return float(np.max(trace.rescale(pq.mV).magnitude)) * pq.mV
 
-    def FreqCheck(self, window: Any = None) -> pq.Quantity:
+    def FreqCheck(self, window: Duration | None = None) -> pq.Quantity:
         """The firing rate over the last ``window`` of simulated time (default: everything since
         the last reset), in Hz: the spikes in ``[t - window, t)`` as a ``neo.SpikeTrain``,
         through :func:`sourced_neuron.analysis.firing_rates` (Elephant's mean rate).
@@ -249,7 +250,7 @@ class Validation(NeuronCore):
 
     # --- losses -----------------------------------------------------------------------------------
 
-    def LogLoss(self, target: Any = None, output: Any = None) -> float:
+    def LogLoss(self, target: ArrayLike | None = None, output: ArrayLike | None = None) -> float:
         """The binary cross-entropy of the output against the target, for classification:
         ``mean(-(t ln y + (1 - t) ln(1 - y)))``, ``y`` clipped to ``[1e-12, 1 - 1e-12]``.
 
@@ -273,7 +274,7 @@ class Validation(NeuronCore):
         p = np.clip(y, _EPS, 1 - _EPS)
         return float(np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p))))
 
-    def MSELoss(self, target: Any = None, output: Any = None) -> float:
+    def MSELoss(self, target: ArrayLike | None = None, output: ArrayLike | None = None) -> float:
         """The mean squared error of the output against the target, ``mean((y - t)^2)``.
 
         Examples
@@ -284,7 +285,7 @@ class Validation(NeuronCore):
         y, t = self._pair(target, output)
         return float(np.mean((y - t) ** 2))
 
-    def HuberLoss(self, delta: float = 1.0, target: Any = None, output: Any = None) -> float:
+    def HuberLoss(self, delta: float = 1.0, target: ArrayLike | None = None, output: ArrayLike | None = None) -> float:
         """The Huber loss of the output against the target (quadratic for errors within
         ``delta``, linear beyond, so outliers weigh less): the mean of ``(y - t)^2 / 2`` where
         ``|y - t| <= delta`` and ``delta (|y - t| - delta / 2)`` elsewhere.
@@ -319,7 +320,7 @@ class Validation(NeuronCore):
             "model_hash": self.model.content_hash,
         }
 
-    def VerifyArch(self, reference: Any = None) -> list[str]:
+    def VerifyArch(self, reference: Neuron | Mapping[str, Any] | None = None) -> list[str]:
         """Cross-check the present configuration against the architecture: the weights are one
         vector of ``n_inputs`` values of the neuron's dtype, the inputs fit them, the bias is a
         number, the activation is known; and, given a ``reference`` (another neuron, or a dict
