@@ -83,8 +83,9 @@ def as_indices(value: Any, what: str, size: int, columns: int | None = None) -> 
         expected = "a flat sequence" if columns is None else f"rows of {columns}"
         raise InputError(f"{what} must be {expected} of indices, got shape {array.shape}")
     array = array.astype(np.int64)
-    if array.min() < 0 or array.max() >= size:
-        raise InputError(f"{what}: an index is outside 0 to {size - 1}")
+    outside = array[(array < 0) | (array >= size)]
+    if outside.size:
+        raise InputError(f"{what}: index {outside.flat[0]} is outside 0 to {size - 1}")
     return array
 
 

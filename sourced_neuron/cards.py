@@ -32,6 +32,7 @@ import numpy as np
 from brian2 import amp, second
 
 from . import expressions as ex
+from . import files
 from .backends import REGISTRY, backend_status, get_backend
 from .compare import Agreement, compare_backends, fi_curve
 from .errors import BackendUnavailableError, InputError, SourcedNeuronError, did_you_mean
@@ -784,7 +785,7 @@ def write_card(
     if isinstance(fi_points, bool) or not isinstance(fi_points, int) or fi_points < 3:
         raise InputError(f"fi_points must be an integer of at least 3, got {fi_points!r}")
     as_quantity(duration, "duration", SECOND)
-    out = Path(out_dir)
+    out = files.check_folder(out_dir, "card: out_dir")  # before minutes of measuring
     out.mkdir(parents=True, exist_ok=True)
     measured = _measure(model, requested, duration, fi_points)
     figures = _figures(model, measured, out)
@@ -800,6 +801,4 @@ def write_card(
         *_agreement_section(model, measured),
         *_provenance(measured, date),
     ]
-    path = out / f"{model.name}.md"
-    path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
-    return path
+    return files.write_text(out / f"{model.name}.md", "\n".join(lines).rstrip("\n") + "\n", "card")

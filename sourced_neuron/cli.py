@@ -106,6 +106,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         record=tuple(filter(None, args.record.split(","))),
         dt=args.dt,
         seed=args.seed,
+        check_finite=args.check_finite,
     )
     a = block.annotations
     print(f"{a['model']} on {a['backend']} ({a['method']}, dt {a['dt']}), stimulus: {a['stimulus']}")
@@ -381,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--n-neurons", type=int, default=1)
     sim.add_argument("--record", default="v", help="comma-separated variables to record (default: v)")
     sim.add_argument("--seed", type=int)
+    sim.add_argument(
+        "--no-check-finite",
+        dest="check_finite",
+        action="store_false",
+        help="return infinite or NaN states as they are instead of stopping with an error (docs/semantics.md)",
+    )
     sim.add_argument("--out", help="write the Neo block to FILE (.nix, .nwb or .pkl)")
     sim.add_argument("--plot", help="write traces and raster to FILE.png")
     sim.set_defaults(func=cmd_simulate)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import files
 from .analysis import spike_summary
 from .io import write_blocks
 from .library import library_models
@@ -64,7 +65,7 @@ def run_demo(out: str | Path = "out", backend: str = "brian2") -> list:
         print(lines[-1], flush=True)
     plot_overview(blocks, out / "demo.png")
     write_blocks(blocks, out / "demo.nix")
-    (out / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files.write_text(out / "summary.txt", "\n".join(lines) + "\n", "demo")
     print(f"wrote {out / 'demo.png'}, {out / 'demo.nix'}, {out / 'summary.txt'}")
     return blocks
 

@@ -382,7 +382,9 @@ class Network:
             elif isinstance(synapses, str | bytes | Mapping):
                 raise InputError(f"record: synapses of {target!r} must be indices 0 to {n - 1}, got {synapses!r}")
             else:
-                chosen = np.unique(as_indices(list(synapses), f"record: synapses of projection {target!r}", n))
+                chosen = np.unique(
+                    as_indices(list(synapses), f"record: projection {target!r} (synapses 0 to {n - 1})", n)
+                )
             connection.record_weights = chosen
             return
         if synapses is not None:

@@ -190,8 +190,8 @@ def test_features_model_runs():
         (dict(backend="brain2"), sn.BackendUnavailableError, r"unknown backend 'brain2' \(did you mean 'brian2'\?\)"),
         (dict(stimulus={"start": "1 ms", "amp": "1 pA"}), sn.InputError, "stimulus mapping with keys"),
         (dict(stimulus=["1 pA", "2 pA"]), sn.InputError, "one value per neuron"),
-        (dict(dt="0 ms"), sn.UnitError, "dt must be positive"),
-        (dict(seed=-2), sn.InputError, "seed must be a non-negative integer"),
+        (dict(dt="0 ms"), sn.UnitError, "dt must be from 1 ns to 1 s"),
+        (dict(seed=-2), sn.InputError, "seed must be from 0 to 4,294,967,295, got -2"),
     ],
 )
 def test_bad_arguments_are_refused_with_the_package_errors(kwargs, error, message):

@@ -88,11 +88,11 @@ def test_connection_rules():
         (lambda n: n.connect("drive", "cells", weight="1 nS", receptor="nmda"), "has no receptor 'nmda'"),
         (
             lambda n: n.connect("drive", "cells", "fixed_probability", weight="1 nS", receptor="ampa", p=2),
-            "needs p between 0 and 1",
+            "p must be from 0 to 1, got 2",
         ),
         (
             lambda n: n.connect("drive", "cells", "fixed_indegree", weight="1 nS", receptor="ampa", indegree=31),
-            "needs indegree from 0 to 30",
+            "indegree must be from 0 to 30, got 31",
         ),
         (lambda n: n.connect("drive", "cells", "random", weight="1 nS", receptor="ampa"), "unknown rule 'random'"),
         (

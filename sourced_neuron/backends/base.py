@@ -226,8 +226,8 @@ class NetworkSpec:
             f"{where}: {'state variable' if len(first.variables) == 1 else 'state variables'} {values} of neuron "
             f"{first.neuron} became infinite or NaN in the step from t = {first.time * 1e3:.6g} ms "
             f"(dt = {self.dt * 1e3:g} ms), so the run's results are not returned. Check the parameters and initial "
-            "values, or use a smaller dt or a more accurate method; check_finite=False runs on and returns the "
-            "values as they are (after such a value, backends may differ).",
+            "values, or use a smaller dt or a more accurate method; check_finite=False (--no-check-finite) runs on "
+            "and returns the values as they are (after such a value, backends may differ).",
             pop.name,
             pop.model.name,
             first.neuron,

@@ -8,9 +8,11 @@ when it can compile, else NumPy); the environment variable
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import time
+import traceback
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,11 +20,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulationError, UnsupportedFeatureError
+from ..errors import SimulationError, SourcedNeuronError, UnsupportedFeatureError
 from ..model import METHODS, RKF45_ABSOLUTE_ERROR
 from ..progress import Progress
-from ..targets.brian2 import STIMULUS_NAME, brian2_unit, lower
-from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, ProjectionSpec, RunResult, WeightRecord
+from ..targets.brian2 import (
+    NONFINITE_EVENT,
+    NONFINITE_TIME,
+    STIMULUS_NAME,
+    NonFiniteCheck,
+    brian2_unit,
+    lower,
+    nonfinite_check,
+    nonfinite_flag,
+)
+from .base import (
+    Backend,
+    Capabilities,
+    NetworkSpec,
+    NonFinite,
+    PopulationSpec,
+    ProjectionSpec,
+    RunResult,
+    WeightRecord,
+)
 
 #: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
 #: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
@@ -30,6 +50,10 @@ from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, Projection
 RKF45_OPTIONS = {"absolute_error": RKF45_ABSOLUTE_ERROR, "max_steps": 100_000}
 
 TARGET_VARIABLE = "SOURCED_NEURON_BRIAN2_TARGET"
+
+#: How often (wall-clock seconds) a runtime run reports progress and looks for a stored
+#: non-finite state, to stop early (docs/semantics.md, "Non-finite states").
+REPORT_PERIOD = 0.5
 
 # Brian2 2.10.1 calls pyparsing with an argument name that pyparsing >= 3.3 deprecates; harmless noise.
 warnings.filterwarnings("ignore", message=".*'parseAll' argument is deprecated.*")
@@ -94,21 +118,43 @@ class Brian2Runtime(Backend):
     def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         import brian2 as b2
 
-        with _errors(spec), _target(codegen_target()):
+        with _errors(spec), _target(codegen_target()), _reported_ourselves(spec.check_finite):
             if spec.seed is not None:
                 b2.seed(spec.seed)
             built = build_objects(b2, spec, standalone=False)
             network = b2.Network(*built.objects)
             duration = spec.n_steps * spec.dt
+            show = progress is not None and progress.active
             report = None
-            if progress is not None and progress.active:
+            if show or built.checks:
 
-                def report(elapsed, completed, start, length):  # Brian2's report callback
-                    progress.advance_to(float(completed) * duration)
+                def report(elapsed, completed, start, length):  # Brian2's report callback, every period
+                    if show:
+                        progress.advance_to(float(completed) * duration)
+                    if built.nonfinite_found():
+                        # the first non-finite state is stored; what follows is not returned
+                        network.stop()
 
             started = time.perf_counter()
-            network.run(duration * b2.second, namespace={}, report=report, report_period=0.5 * b2.second)
+            network.run(duration * b2.second, namespace={}, report=report, report_period=REPORT_PERIOD * b2.second)
         return built.results(run_seconds=time.perf_counter() - started)
+
+
+@contextmanager
+def _reported_ourselves(check_finite: bool):
+    """With ``check_finite``, a non-finite state is reported once, as a NonFiniteStateError: NumPy's
+    overflow warnings (NumPy target) and Brian2's "has NaN, very large values" notice are silenced."""
+    if not check_finite:
+        yield
+        return
+    logger = logging.getLogger("brian2.groups.group.invalid_values")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            yield
+    finally:
+        logger.disabled = previous
 
 
 @dataclass(eq=False)
@@ -122,6 +168,11 @@ class Built:
     run_args: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)  # projection name -> (spec, StateMonitor, variable)
     pre_spikes: dict = field(default_factory=dict)  # presynaptic group -> its SpikeMonitor (None: a source)
+    checks: dict = field(default_factory=dict)  # population -> its NonFiniteCheck (with check_finite)
+
+    def nonfinite_found(self) -> bool:
+        """Whether a population has stored a non-finite state (runtime only: reads the arrays)."""
+        return any(np.any(self.groups[name].variables[NONFINITE_TIME].get_value() >= 0) for name in self.checks)
 
     def results(self, **info) -> dict[str, RunResult]:
         """Spikes and recorded variables per population (copies: Brian2 frees its buffers).
@@ -138,6 +189,14 @@ class Built:
             )
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
+            check = self.checks.get(pop.name)
+            if check is not None:
+                group = self.groups[pop.name]
+                result.nonfinite = first_nonfinite(
+                    np.array(getattr(group, NONFINITE_TIME + "_")[:], dtype=float),
+                    {name: np.array(getattr(group, nonfinite_flag(name))[:], dtype=bool) for name in check.variables},
+                    self.spec.dt,
+                )
             results[pop.name] = result
         for name, (projection, monitor, variable, synapses) in self.weights.items():
             results[name] = self._weights(projection, monitor, variable, np.array(synapses.w_[:], dtype=float))
@@ -170,6 +229,36 @@ class Built:
         )
 
 
+def first_nonfinite(times: np.ndarray, flags: dict[str, np.ndarray], dt: float) -> NonFinite | None:
+    """The first non-finite state of a population, from what the generated watch stored.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        Per neuron, the start (seconds) of the first step after which a watched variable was not
+        finite; negative for a neuron whose states stayed finite.
+    flags : dict
+        Watched variable (in the model's order) to a boolean array: per neuron, whether it was
+        not finite after that step.
+    dt : float
+        The time step (seconds): the time is reported as a whole number of steps times ``dt``,
+        the same float on every backend.
+
+    Returns
+    -------
+    NonFinite or None
+        The earliest step, its lowest neuron and every flagged variable of that neuron.
+    """
+    stored = np.flatnonzero(times >= 0)
+    if not len(stored):
+        return None
+    steps = np.round(times[stored] / dt).astype(np.int64)
+    first = steps.min()
+    neuron = int(stored[steps == first].min())
+    variables = tuple(name for name, flag in flags.items() if flag[neuron])
+    return NonFinite(neuron, float(first * dt), variables)
+
+
 def _target_name(group) -> str:
     codeobj = getattr(group.state_updater, "codeobj", None)
     return codeobj.class_name if codeobj is not None else "standalone"
@@ -190,7 +279,11 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         b2.defaultclock.dt = dt
     clock = {} if standalone else {"dt": dt}
     for pop in spec.populations:
-        group, monitors = _population(b2, pop, spec, dt, built.run_args if standalone else None, unique, clock)
+        check = nonfinite_check(pop.model) if spec.check_finite and pop.model.state_variables else None
+        run_args = built.run_args if standalone else None
+        group, monitors = _population(b2, pop, spec, dt, run_args, unique, clock, check)
+        if check is not None:
+            built.checks[pop.name] = check
         built.groups[pop.name] = group
         built.monitors[pop.name] = monitors
         built.objects += [group, *[m for m in monitors if m is not None]]
@@ -252,15 +345,56 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
     return built
 
 
+def _brian2_errors() -> tuple[type[BaseException], ...]:
+    """Brian2's own exception types: its refusal of a model, or a failure of the run."""
+    from brian2.core.base import BrianObjectException
+    from brian2.equations.equations import EquationError
+    from brian2.stateupdaters.base import UnsupportedEquationsException
+    from brian2.units.fundamentalunits import DimensionMismatchError
+
+    types: tuple[type[BaseException], ...] = (
+        BrianObjectException,
+        UnsupportedEquationsException,
+        EquationError,
+        DimensionMismatchError,
+    )
+    try:  # GSL's integration failure (rkf45 on the Cython target); absent without Cython
+        from brian2.codegen.runtime.GSLcython_rt import IntegrationError
+    except ImportError:
+        return types
+    return (*types, IntegrationError)
+
+
+def _from_standalone_device(exc: BaseException) -> bool:
+    """Whether ``exc`` is a standalone device's report that the project failed to compile or run
+    (a ``RuntimeError`` raised in ``brian2.devices`` or brian2cuda's device, e.g. "Project run failed")."""
+    if not isinstance(exc, RuntimeError) or exc.__traceback__ is None:
+        return False
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    module = frames[-1][0].f_globals.get("__name__", "")
+    return module.startswith(("brian2.devices.", "brian2cuda."))
+
+
 @contextmanager
 def _errors(spec: NetworkSpec):
-    """Brian2's exceptions as the package's, naming the model."""
+    """Brian2's errors about the model or the run as the package's, naming the model.
+
+    Only Brian2's own exception types (and a standalone device's failure to compile or run the
+    project) become :class:`~sourced_neuron.errors.UnsupportedFeatureError` (a method Brian2
+    cannot apply to the equations) or :class:`~sourced_neuron.errors.SimulationError`, chained
+    to Brian2's exception. Anything else (this package's own errors, and a ``KeyError`` or
+    ``TypeError`` of a bug in this package) propagates as it is.
+    """
     from brian2.core.base import BrianObjectException
     from brian2.stateupdaters.base import UnsupportedEquationsException
 
     try:
         yield
-    except (UnsupportedEquationsException, BrianObjectException) as exc:
+    except SourcedNeuronError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, _brian2_errors()) and not _from_standalone_device(exc):
+            raise
         cause = exc
         while isinstance(cause, BrianObjectException) and cause.__cause__ is not None:
             cause = cause.__cause__
@@ -269,11 +403,8 @@ def _errors(spec: NetworkSpec):
             raise UnsupportedFeatureError(
                 f"model {model.name!r}: Brian2 cannot integrate it with method {model.numerics.method!r} "
                 f"({cause}); choose another numerics.method"
-            ) from None
-        raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from None
-    except (RuntimeError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
-        model = _culprit(spec, str(exc))
-        raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {exc}") from None
+            ) from exc
+        raise SimulationError(f"Brian2 failed to simulate model {model.name!r}: {cause}") from exc
 
 
 def _culprit(spec: NetworkSpec, message: str):
@@ -284,11 +415,22 @@ def _culprit(spec: NetworkSpec, message: str):
     return spec.populations[0].model
 
 
-def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict | None, unique: str, clock: dict):
+def _population(
+    b2,
+    pop: PopulationSpec,
+    spec: NetworkSpec,
+    dt,
+    run_args: dict | None,
+    unique: str,
+    clock: dict,
+    check: NonFiniteCheck | None = None,
+):
     """The NeuronGroup of a population and its (spike, state) monitors.
 
     With ``run_args`` (standalone), parameter and initial values go there instead of into the
-    generated code.
+    generated code. With ``check``, the group watches its states for non-finite values
+    (docs/semantics.md): a custom event, evaluated after the integration and the threshold, whose
+    statements run right after it, before any reset or synaptic input of the step.
     """
     stimulus = pop.stimulus
     values, input_kind = None, "constant"
@@ -304,7 +446,7 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
         namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
     group = b2.NeuronGroup(
         pop.size,
-        lowered.equations,
+        lowered.equations if check is None else f"{lowered.equations}\n{check.declarations}",
         threshold=lowered.threshold,
         reset=lowered.reset,
         refractory=lowered.refractory,
@@ -312,9 +454,16 @@ def _population(b2, pop: PopulationSpec, spec: NetworkSpec, dt, run_args: dict |
         method_options=RKF45_OPTIONS if lowered.method == "gsl_rkf45" else None,
         namespace=namespace,
         name=f"sn_{pop.name}{unique}",
+        events=None if check is None else {NONFINITE_EVENT: check.condition},
         **clock,
     )
     assigned = {**pop.initial, **pop.parameters}
+    if check is not None:
+        # the event's condition is checked in slot after_thresholds (Brian2's default for custom
+        # events), after the integration; its statements run right after it, in the same slot
+        group.set_event_schedule(NONFINITE_EVENT, when="after_thresholds", order=group.order)
+        group.run_on_event(NONFINITE_EVENT, check.statements, when="after_thresholds", order=group.order + 1)
+        assigned[NONFINITE_TIME] = np.full(pop.size, -1.0)  # no non-finite state yet
     model_values = pop.model.parameter_values()
     for name in shared:
         assigned[name] = float(np.asarray(model_values[name]))

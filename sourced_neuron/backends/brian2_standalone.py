@@ -12,11 +12,12 @@ has nothing to do).
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import gc
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache
 from ..cache import cache_root
+from ..errors import SimulationError, SourcedNeuronError, StorageError
 from ..model import METHODS
 from ..progress import Progress
 from ..targets.brian2 import lower
@@ -64,14 +67,24 @@ class Brian2CppStandalone(Brian2Runtime):
         prefs.devices.cpp_standalone.openmp_threads = self.threads()
 
     def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
+        # the watch for non-finite states is code of its own (docs/semantics.md)
+        key = project_key(spec, self.device, {"threads": self.threads(), "check_finite": spec.check_finite})
+        folder = cache_root() / "brian2" / self.device / key
+        # one build or run in a project folder at a time; ``cache clear`` skips a held project
+        with cache.acquire(folder.parent / f"{key}.lock"):
+            _check_project(folder)
+            outcome = self._run_locked(spec, folder, progress)
+        if isinstance(outcome, SourcedNeuronError):
+            raise outcome  # raised here, so that Brian2's error mapping does not wrap it
+        return outcome
+
+    def _run_locked(self, spec: NetworkSpec, folder: Path, progress: Progress | None):
+        """Generate, compile (when changed) and run the project in ``folder``: the results, or
+        the :class:`StorageError` (or build failure) to raise."""
         import brian2 as b2
         from brian2.devices.device import device, set_device
 
-        key = project_key(spec, self.device, {"threads": self.threads()})
-        folder = cache_root() / "brian2" / self.device / key
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with open(folder.parent / f"{key}.lock", "w") as lock, _errors(spec):
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one build in a project folder at a time
+        with _errors(spec):
             gc.collect()  # objects of an earlier run still hold the names this one uses
             default_dt = b2.defaultclock.dt
             set_device(self.device, directory=str(folder), build_on_run=False)
@@ -84,17 +97,104 @@ class Brian2CppStandalone(Brian2Runtime):
                 progress.phase("generating code")
                 b2.Network(*built.objects).run(spec.n_steps * spec.dt * b2.second, namespace={})
                 progress.phase("compiling")
-                device.build(directory=str(folder), compile=True, run=False, with_output=False)
+                failure = _compile(device, folder)
+                if failure is not None:
+                    return failure
                 progress.phase("running the compiled program")  # it does not report back while running
-                device.run(directory=str(folder), with_output=False, run_args=built.run_args)
+                try:
+                    device.run(directory=str(folder), with_output=False, run_args=built.run_args)
+                except (RuntimeError, OSError) as exc:
+                    failure = _storage_failure(exc, folder, "running")
+                    if failure is None:
+                        raise
+                    return failure
                 progress.advance_to(spec.n_steps * spec.dt)
                 # the simulation loop's own wall time, as Brian2 measures it (build excluded)
-                results = built.results(device=self.device, project=str(folder), run_seconds=device._last_run_time)
+                return built.results(device=self.device, project=str(folder), run_seconds=device._last_run_time)
             finally:
                 device.reinit()
                 set_device("runtime")
                 b2.defaultclock.dt = default_dt
-        return results
+
+
+def _project_files(folder: Path) -> list[str]:
+    """The files of a compiled project that its runs read: the program and the static arrays
+    (not the per-run ``init_*`` arrays of ``run_args``, which are written afresh for each run)."""
+    arrays = sorted(
+        f"static_arrays/{p.name}" for p in (folder / "static_arrays").glob("*") if p.is_file() and not _run_array(p)
+    )
+    return ["main", *arrays]
+
+
+def _run_array(path: Path) -> bool:
+    return path.name.startswith("init_") or path.name.endswith(".lock")
+
+
+def _check_project(folder: Path) -> None:
+    """Remove a project whose program or arrays do not match their digests (or that has none:
+    its build was interrupted), with a :class:`~sourced_neuron.cache.CacheWarning`, so that it
+    is built again from scratch (``make`` alone would keep a truncated program: it is newer
+    than its sources)."""
+    cache.remove_stale(folder)
+    cache.remove_stale(folder.parent)
+    if not folder.exists():
+        return
+    problem = cache.check_digests(folder, ("main",))
+    if problem is not None:
+        cache.notice(folder, problem)
+        with cache.writing(folder):
+            cache.remove_tree(folder)
+        return
+    for array in (folder / "static_arrays").glob("init_*"):  # Brian2 trusts an existing file of that name
+        with cache.writing(array):
+            array.unlink(missing_ok=True)
+
+
+def _compile(device, folder: Path) -> SourcedNeuronError | None:
+    """Write the project and compile it (``make`` does nothing when nothing changed), then write
+    the digests of what its runs read. Returns the error to raise when compiling failed: a
+    :class:`StorageError` when the disk is full, else a :class:`SimulationError` with the
+    compiler's error lines (its output is kept from the terminal: Brian2 prints all of it, and
+    advises ``clean=True``, which the next run does by itself: a project without digests is
+    rebuilt from scratch)."""
+    (folder / cache.DIGESTS).unlink(missing_ok=True)  # not complete until compiled
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            device.build(directory=str(folder), compile=True, run=False, with_output=False)
+    except (RuntimeError, OSError) as exc:
+        failure = _storage_failure(exc, folder, "compiling", output.getvalue())
+        if failure is not None:
+            return failure
+        if not str(exc).startswith("Project compilation failed"):
+            raise
+        text = output.getvalue()
+        log = folder / "build.log"
+        with contextlib.suppress(OSError):
+            log.write_text(text)
+        lines = text.splitlines()
+        excerpt = "\n".join(([line for line in lines if "error" in line.lower()] or lines)[-15:])
+        error = SimulationError(
+            f"compiling the Brian2 standalone project in {str(folder)!r} failed (log: {str(log)!r}):\n{excerpt}"
+        )
+        error.__cause__ = exc
+        return error
+    cache.write_digests(folder, _project_files(folder))
+    return None
+
+
+def _storage_failure(exc: BaseException, folder: Path, doing: str, output: str = "") -> StorageError | None:
+    """The :class:`StorageError` a failure while ``doing`` (compiling, running) the project in
+    ``folder`` means, or ``None``; the unfinished project is removed to give the space back."""
+    error = cache.storage_problem(exc, folder) if isinstance(exc, OSError) else None
+    if error is None and cache.no_room(folder, output):
+        error = cache.no_room_error(f"{doing} the Brian2 standalone project", folder)
+    if error is None:
+        return None
+    error.__cause__ = exc
+    with contextlib.suppress(OSError):
+        cache.remove_tree(folder)
+    return error
 
 
 class Brian2Cuda(Brian2CppStandalone):

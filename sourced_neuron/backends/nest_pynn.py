@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 import time
 import warnings
 
@@ -25,12 +26,20 @@ from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
 from ..nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
 from ..progress import Progress
 from ..stimulus import Stimulus
+from ..targets.brian2 import NONFINITE_TIME, nonfinite_flag
 from ..units import si_magnitude
-from .base import Backend, Capabilities, NetworkSpec, PopulationSpec, RunResult, WeightRecord
+from .base import Backend, Capabilities, NetworkSpec, NonFinite, PopulationSpec, RunResult, WeightRecord
+from .brian2_runtime import first_nonfinite
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 
 METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45"})
+
+#: NEST's default time resolution (its tic), seconds: 1000 tics per ms.
+DEFAULT_TIC = 1e-6
+
+#: The NESTML parameter that switches the watch for non-finite states on (targets.nestml).
+CHECK_FINITE = "sn_check_finite"
 
 
 def _si(value) -> float | np.ndarray:
@@ -101,10 +110,16 @@ def pynn_cell_type(model: NeuronModel, synapses=()):
 
 
 def _receptor_index(cell_type, name: str) -> int:
-    """NEST's index of a receptor port (NESTML names the receptors in upper case)."""
+    """NEST's index of a receptor port (NESTML names the receptors in upper case).
+
+    A neuron with several spike ports lists them in ``receptor_types`` (numbered from 1); one
+    with a single spike port has no such entry and takes its spikes on receptor 0.
+    """
     import nest
 
-    receptors = nest.GetDefaults(cell_type.nest_model)["receptor_types"]
+    receptors = nest.GetDefaults(cell_type.nest_model).get("receptor_types")
+    if receptors is None:  # no list: the model's one port (if any) is receptor 0
+        receptors = {port.upper(): 0 for port in cell_type.receptor_types[:1]}
     if name.upper() not in receptors:
         ports = ", ".join(cell_type.receptor_types) or "none"
         raise InputError(f"model {cell_type.nest_model!r} has no receptor port {name!r} (ports: {ports})")
@@ -172,7 +187,16 @@ class NestPyNN(Backend):
 
     @classmethod
     def capabilities(cls) -> Capabilities:
-        return Capabilities(methods=METHODS)
+        return Capabilities(methods=METHODS, time_tic=cls.time_tic())
+
+    @staticmethod
+    def time_tic() -> float:
+        """NEST's tic in seconds: read from NEST where it is already loaded (importing it only
+        for this takes a second), else NEST's default of 0.001 ms."""
+        nest = sys.modules.get("nest")
+        if nest is None or not hasattr(nest, "GetKernelStatus"):
+            return DEFAULT_TIC
+        return 1e-3 / float(nest.GetKernelStatus("tics_per_ms"))
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -215,6 +239,8 @@ class NestPyNN(Backend):
                 cell_types[pop.name] = pynn_cell_type(pop.model, tuple(plastic.get(pop.name, {}).values()))
             for pop in spec.populations:
                 population = sim.Population(pop.size, cell_types[pop.name](), label=pop.name)
+                if spec.check_finite and pop.model.state_variables:
+                    population.node_collection.set({CHECK_FINITE: True})  # docs/semantics.md, "Non-finite states"
                 if pop.parameters:
                     population.set(**pop.parameters)
                 population.initialize(**pop.initial)
@@ -303,7 +329,18 @@ def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type) -> Ru
     for signal in segment.analogsignals:
         # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
         result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: spec.n_steps]
+    if spec.check_finite and pop.model.state_variables:
+        result.nonfinite = _nonfinite(population.node_collection, pop.model.state_variables, spec.dt)
     return result
+
+
+def _nonfinite(nodes, variables: tuple[str, ...], dt: float) -> NonFinite | None:
+    """The first non-finite state the generated watch stored in the neurons (one value each)."""
+    flags = [nonfinite_flag(name) for name in variables]
+    status = nodes.get([NONFINITE_TIME, *flags])
+    times = np.atleast_1d(np.asarray(status[NONFINITE_TIME], dtype=float))
+    found = {name: np.atleast_1d(np.asarray(status[nonfinite_flag(name)], dtype=bool)) for name in variables}
+    return first_nonfinite(times, found, dt)
 
 
 def _connect(projection, k: int, nodes: dict, cell_type, dt: float):

@@ -7,6 +7,8 @@ exactly what ``sn.simulate(..., backend="brian2")`` runs.
 from __future__ import annotations
 
 import ast
+import functools
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -19,7 +21,19 @@ from ..checks import model_names_used
 from ..model import INPUT, NeuronModel
 from ..units import format_quantity
 
-__all__ = ["METHOD_NAMES", "STIMULUS_NAME", "Brian2Spec", "export_script", "lower"]
+__all__ = [
+    "METHOD_NAMES",
+    "NONFINITE_EVENT",
+    "NONFINITE_TIME",
+    "STIMULUS_NAME",
+    "Brian2Spec",
+    "NonFiniteCheck",
+    "brian2_unit",
+    "export_script",
+    "lower",
+    "nonfinite_check",
+    "nonfinite_flag",
+]
 
 #: Brian2's name for each numerical method of the model format.
 METHOD_NAMES = {
@@ -64,9 +78,54 @@ class Brian2Spec:
     weights: dict[str, str] = field(default_factory=dict)
 
 
+#: Brian2's base units, in the order of a dimension's exponents (``Dimension._dims``).
+BASE_UNITS = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candle")
+
+
 def brian2_unit(dim) -> str:
-    """The Brian2 unit string for a dimension, e.g. ``"volt"`` or ``"amp / (meter ** 2)"``."""
-    return "1" if dim == DIMENSIONLESS else repr(get_unit(dim))
+    """The Brian2 unit string of a dimension, as a variable declaration takes it.
+
+    Brian2's name for the dimension where a declaration accepts it (``"volt"``,
+    ``"siemens"``), else the product of base units with their exponents
+    (``"metre ** 2"`` for an area, ``"metre ** -2 * amp"`` for a current density): a
+    declaration takes only base units and named SI units, and neither ``metre2`` nor
+    parentheses (``volt / (second ** 0.5)``).
+
+    Parameters
+    ----------
+    dim : brian2.units.fundamentalunits.Dimension
+
+    Returns
+    -------
+    str
+        ``"1"`` for a dimensionless value.
+    """
+    if dim == DIMENSIONLESS:
+        return "1"
+    name = repr(get_unit(dim))
+    return name if _declarable(name, dim) else _base_unit_product(dim)
+
+
+def _base_unit_product(dim) -> str:
+    factors = []
+    for base, exponent in zip(BASE_UNITS, dim._dims, strict=True):
+        if exponent:
+            power = int(exponent) if float(exponent).is_integer() else float(exponent)
+            factors.append(base if power == 1 else f"{base} ** {power}")
+    return " * ".join(factors)
+
+
+@functools.cache
+def _declarable(name: str, dim) -> bool:
+    """Whether Brian2 reads ``name`` as the unit of a declaration, with dimension ``dim``."""
+    from brian2 import Equations
+    from brian2.equations.equations import EquationError
+
+    try:
+        declared = Equations(f"x : {name}")["x"].dim
+    except EquationError:  # Brian2's refusal of a unit specification (its grammar or its unit names)
+        return False
+    return declared == dim
 
 
 class _Printer(ast.NodeTransformer):
@@ -165,6 +224,58 @@ def lower(
         on_pre={port.name: _on_pre(model, port) for port in model.synapses},
         weights={port.name: f"{WEIGHT} : {brian2_unit(port.weight_dimension)}" for port in model.synapses},
     )
+
+
+#: The watch for non-finite states (docs/semantics.md, "Non-finite states"): the name of the
+#: event, and of the per-neuron variable holding the start of the first step after which a
+#: watched variable was not finite (seconds; ``-1`` until then). Both simulators use them.
+NONFINITE_EVENT = "sn_nonfinite"
+NONFINITE_TIME = "sn_nonfinite_t"
+
+#: The largest finite double: ``not (abs(x) <= LARGEST)`` is true for ``inf``, ``-inf`` and ``nan``
+#: (every comparison with ``nan`` is false), in Python, NumPy and C++ without ``-ffinite-math-only``.
+LARGEST = repr(sys.float_info.max)
+
+
+def nonfinite_flag(variable: str) -> str:
+    """The per-neuron flag saying that ``variable`` was not finite at the first such step."""
+    return f"{NONFINITE_EVENT}_{variable}"
+
+
+@dataclass(frozen=True)
+class NonFiniteCheck:
+    """The Brian2 pieces of the watch for non-finite states of a model.
+
+    ``declarations`` (equation lines) declare :data:`NONFINITE_TIME` and a boolean flag per
+    watched variable; ``condition`` is the condition of the custom event
+    :data:`NONFINITE_EVENT`, true once per neuron (while the time is still ``-1``) when any
+    watched variable is not finite; ``statements`` run on that event: they store ``t`` and
+    the flags. Run them after the integration and before the resets of a step (the
+    ``after_thresholds`` slot).
+    """
+
+    variables: tuple[str, ...]
+    declarations: str
+    condition: str
+    statements: str
+
+
+def nonfinite_check(model: NeuronModel) -> NonFiniteCheck:
+    """The watch for non-finite values of every state variable of ``model`` (in model order).
+
+    The tests are written ``not (abs(x) <= LARGEST*unit)`` in Brian2's own language, so every
+    device (runtime NumPy and Cython, C++ and CUDA standalone) generates them from the same text.
+    """
+    variables = model.state_variables
+    tests = {}
+    for name in variables:
+        unit = brian2_unit(model.dimension_of(name))
+        bound = LARGEST if unit == "1" else f"{LARGEST}*({unit})"
+        tests[name] = f"not (abs({name}) <= {bound})"
+    declarations = [f"{NONFINITE_TIME} : second", *(f"{nonfinite_flag(name)} : boolean" for name in variables)]
+    condition = f"{NONFINITE_TIME} < 0*second and ({' or '.join(tests.values())})"
+    statements = [f"{NONFINITE_TIME} = t", *(f"{nonfinite_flag(name)} = {test}" for name, test in tests.items())]
+    return NonFiniteCheck(variables, "\n".join(declarations), condition, "\n".join(statements))
 
 
 def _on_pre(model: NeuronModel, port) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..cache import cache_root
 from ..errors import UnsupportedFeatureError
 from ..model import INPUT, NeuronModel
 from ..units import si_magnitude as _si
-from .brian2 import brian2_unit, lower
+from .brian2 import LARGEST, NONFINITE_TIME, brian2_unit, lower, nonfinite_flag
 
 __all__ = ["FUNCTIONS", "NestmlSource", "generate", "nestml_model_name", "render"]
 
@@ -161,8 +160,7 @@ def _abstract_code(model: NeuronModel, frozen: frozenset[str]) -> list[tuple[str
     if not any("/dt" in line.split("=")[0] for line in lines):
         return []
     method = model.numerics.method
-    stored = _stored_step(lines, method)
-    code = stored.read_text() if stored.exists() else None
+    stored, code = _stored_step(lines, method)
     if code is None:
         try:
             code = StateUpdateMethod.stateupdaters[method](brian2.Equations("\n".join(lines)), {})
@@ -218,21 +216,30 @@ def _hoisted(model: NeuronModel, pairs: list[tuple[str, str]], tag: str):
     return invariants, [(rename(s.var), rename(s.expr)) for s in vector]
 
 
-def _stored_step(lines: list[str], method: str) -> Path:
-    """Where Brian2's step for these equations is kept: deriving it (sympy; ``exact`` solves the
-    linear system symbolically) can take seconds, and a process that only loads a cached NEST
-    module must not pay that."""
+def _stored_step(lines: list[str], method: str) -> tuple[Path, str | None]:
+    """Where Brian2's step for these equations is kept, and the step kept there (``None`` when
+    there is none, or it did not match its digest: it is then removed with a
+    :class:`~sourced_neuron.cache.CacheWarning` and derived again). Deriving it (sympy;
+    ``exact`` solves the linear system symbolically) can take seconds, and a process that only
+    loads a cached NEST module must not pay that."""
     import brian2
 
+    from ..cache import load_text
+
     key = hashlib.sha256(json.dumps([lines, method, brian2.__version__]).encode()).hexdigest()
-    return cache_root() / "steps" / f"{key}.txt"
+    path = cache_root() / "steps" / f"{key}.txt"
+    return path, load_text(path)
 
 
 def _store(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(text)
-    temporary.replace(path)  # atomic: a reader sees the whole step or none
+    """Keep a derived step, with its digest, for later processes (written atomically); a cache
+    folder that cannot be written (full, read-only) only costs deriving it again next time."""
+    from ..cache import store_text
+
+    try:
+        store_text(path, text)
+    except OSError:
+        pass
 
 
 def nestml_model_name(model: NeuronModel) -> str:
@@ -360,6 +367,10 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         reset=reset,
         functions=sorted(printer.functions_used),
         ports=ports,
+        # the watch for non-finite states (docs/semantics.md), switched on by parameter sn_check_finite
+        watched=[(state, nonfinite_flag(state)) for state in model.state_variables],
+        nonfinite_time=NONFINITE_TIME,
+        largest=LARGEST,
         # ports that write a variable held while refractory: Brian2's conditional write drops
         # such writes while the neuron is refractory (docs/semantics.md)
         guarded=sorted({target for _, target, _, _ in ports if target in flagged}) if model.refractory else [],
@@ -446,8 +457,7 @@ def render_synapse(synapse) -> str:
     update: list[tuple[str, str]] = []
     if synapse.equations:
         lines = [f"d{eq.name}/dt = {eq.expression} : {brian2_unit(eq.dimension)}" for eq in synapse.equations]
-        stored = _stored_step(lines, "event-driven")
-        code = stored.read_text() if stored.exists() else None
+        stored, code = _stored_step(lines, "event-driven")
         if code is None:
             code = linear(brian2.Equations("\n".join(lines)), {})
             _store(stored, code)
