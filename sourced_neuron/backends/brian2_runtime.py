@@ -13,7 +13,6 @@ import os
 import sys
 import time
 import traceback
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +53,6 @@ TARGET_VARIABLE = "SOURCED_NEURON_BRIAN2_TARGET"
 #: How often (wall-clock seconds) a runtime run reports progress and looks for a stored
 #: non-finite state, to stop early (docs/semantics.md, "Non-finite states").
 REPORT_PERIOD = 0.5
-
-# Brian2 2.10.1 calls pyparsing with an argument name that pyparsing >= 3.3 deprecates; harmless noise.
-warnings.filterwarnings("ignore", message=".*'parseAll' argument is deprecated.*")
 
 
 def _gsl_available() -> bool:
