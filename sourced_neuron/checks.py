@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, get_dimensions
+from brian2.units.fundamentalunits import DIMENSIONLESS, Dimension, Quantity, get_dimensions
 
 from . import expressions as ex
 from . import files, yamlsafe
@@ -235,7 +235,7 @@ class _Builder:
                     parameter,
                 )
         if not self.problems:
-            self.evaluate_initial(parameters, initial, presets)
+            self.evaluate_initial(parameters, initial, presets, equations, numerics)
         if self.problems:
             raise ModelError(self.problems)
         model = NeuronModel(
@@ -706,20 +706,31 @@ class _Builder:
         return result
 
     def evaluate_initial(
-        self, parameters: dict[str, Value], initial: dict[str, InitialValue], presets: list[Preset]
+        self,
+        parameters: dict[str, Value],
+        initial: dict[str, InitialValue],
+        presets: list[Preset],
+        equations: list[Equation],
+        numerics: Numerics,
     ) -> None:
-        """Evaluate the initial values with the default parameters and with every preset, so that
-        a value that cannot be computed (``1/0*mV``, an overflow) is found here, not at run time."""
+        """Evaluate the initial values, then every subexpression and derivative at the initial
+        state (``t = 0``, no input), with the default parameters and with every preset.
+
+        A value that cannot be computed there (``1/0*mV``, an overflow, ``log(0)`` of a state
+        that starts at 0, ``exp`` of a huge constant) is found here, not at run time: the first
+        step of a run would compute the same value and stop with a non-finite state."""
         cases = [(None, parameters, initial)]
         cases += [(p, parameters | dict(p.parameters), initial | dict(p.initial)) for p in presets]
         for preset, params, values in cases:
             known: dict[str, Any] = {name: value.quantity for name, value in params.items()}
+
+            def lookup(name: str, known: dict = known) -> Any:
+                return known[name] if name in known else ex.UNITS[name]
+
+            failed = False
             for name in [*initial, *(n for n in values if n not in initial)]:
                 try:
-                    known[name] = ex.evaluate(
-                        ex.parse(values[name].expression),
-                        lambda n, known=known: known[n] if n in known else ex.UNITS[n],
-                    )
+                    known[name] = ex.evaluate(ex.parse(values[name].expression), lookup)
                 except ex.ExpressionError as exc:
                     message = f"initial value of {name!r}, {values[name].text!r}, {exc.reason}"
                     if preset is None:
@@ -730,7 +741,61 @@ class _Builder:
                         self.problem(
                             f"with the values of preset {preset.name!r}, the {message}", "presets", preset.name
                         )
+                    failed = True
                     break
+            if not failed:
+                self.evaluate_start(equations, known, numerics, preset)
+
+    def evaluate_start(
+        self, equations: list[Equation], known: dict[str, Any], numerics: Numerics, preset: Preset | None
+    ) -> None:
+        """Evaluate the subexpressions (in the order they depend on each other) and the derivatives
+        at the initial state; report the first that is not a finite real number."""
+        state = dict(known)
+        state.update(t=0.0 * ex.UNITS["second"], dt=numerics.dt.quantity)
+        state[INPUT] = 0.0 * ex.UNITS["amp"]
+        for eq in equations:  # states and per-neuron parameters without an initial value start at 0
+            if eq.kind in ("differential", "parameter") and eq.name not in state:
+                state[eq.name] = 0.0 if eq.dimension == DIMENSIONLESS else Quantity(0.0, dim=eq.dimension)
+
+        def lookup(name: str) -> Any:
+            if name in state:
+                return state[name]
+            if ex.is_noise(name):
+                return 0.0 * ex.UNITS["second"] ** -0.5
+            return ex.UNITS[name]
+
+        subexpressions = {e.name: e for e in equations if e.kind == "subexpression"}
+        order: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in order or name not in subexpressions:
+                return
+            order.append(name)  # placeholder against cycles (refused earlier)
+            for dependency in sorted(ex.names_in(ex.parse(subexpressions[name].expression))):
+                visit(dependency)
+            order.remove(name)
+            order.append(name)
+
+        for name in subexpressions:
+            visit(name)
+        where = f" with preset {preset.name!r}" if preset else ""
+        for eq in [*(subexpressions[n] for n in order), *(e for e in equations if e.kind == "differential")]:
+            try:
+                value = ex.evaluate(ex.parse(eq.expression), lookup)
+            except ex.ExpressionError as exc:
+                self.problems.append(
+                    Diagnostic(
+                        f"{eq.text()!r} {exc.reason} at the initial state{where} (t = 0, no input): the first step "
+                        "of a run would compute it",
+                        self.loc.source,
+                        "equations" if eq.port is None else "synapses",
+                        eq.line,
+                    )
+                )
+                return
+            if eq.kind == "subexpression":
+                state[eq.name] = value
 
     def check_flags(self, equations: list[Equation], refractory: Refractory | None) -> None:
         for eq in equations:

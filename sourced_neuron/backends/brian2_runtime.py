@@ -275,7 +275,8 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         b2.defaultclock.dt = dt
     clock = {} if standalone else {"dt": dt}
     for pop in spec.populations:
-        check = nonfinite_check(pop.model) if spec.check_finite and pop.model.state_variables else None
+        largest = repr(float(np.finfo(b2.prefs.core.default_float_dtype).max))
+        check = nonfinite_check(pop.model, largest) if spec.check_finite and pop.model.state_variables else None
         run_args = built.run_args if standalone else None
         group, monitors = _population(b2, pop, spec, dt, run_args, unique, clock, check)
         if check is not None:

@@ -260,17 +260,19 @@ class NonFiniteCheck:
     statements: str
 
 
-def nonfinite_check(model: NeuronModel) -> NonFiniteCheck:
+def nonfinite_check(model: NeuronModel, largest: str = LARGEST) -> NonFiniteCheck:
     """The watch for non-finite values of every state variable of ``model`` (in model order).
 
-    The tests are written ``not (abs(x) <= LARGEST*unit)`` in Brian2's own language, so every
+    The tests are written ``not (abs(x) <= largest*unit)`` in Brian2's own language, so every
     device (runtime NumPy and Cython, C++ and CUDA standalone) generates them from the same text.
+    ``largest`` is the largest finite number of the simulation's floating-point type (a double's
+    by default; single precision has its own, since a double's would round to infinity).
     """
     variables = model.state_variables
     tests = {}
     for name in variables:
         unit = brian2_unit(model.dimension_of(name))
-        bound = LARGEST if unit == "1" else f"{LARGEST}*({unit})"
+        bound = largest if unit == "1" else f"{largest}*({unit})"
         tests[name] = f"not (abs({name}) <= {bound})"
     declarations = [f"{NONFINITE_TIME} : second", *(f"{nonfinite_flag(name)} : boolean" for name in variables)]
     condition = f"{NONFINITE_TIME} < 0*second and ({' or '.join(tests.values())})"
