@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import StorageError
-from .files import MARGIN_BYTES, free_bytes, storage_error
+from .files import MARGIN_BYTES, alive, free_bytes, storage_error
 
 __all__ = [
     "CACHE_VARIABLE",
@@ -411,21 +411,6 @@ def _who(paths: Iterable[Path]) -> str:
 
 
 # --- leftovers ----------------------------------------------------------------------------------
-
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (and is not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as info:
-            return info.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _owner(path: Path) -> tuple[str, int] | None:

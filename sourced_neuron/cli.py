@@ -261,7 +261,8 @@ _CACHE_KINDS = {
 
 
 def _cache_line(entry) -> str:
-    from .cache import LEGACY, UNUSED_TOOLCHAIN, alive, human_size
+    from .cache import LEGACY, UNUSED_TOOLCHAIN, human_size
+    from .files import alive
 
     size = human_size(entry.bytes)
     state = "ok" if entry.problem is None else f"rebuilt on its next use: {entry.problem}"

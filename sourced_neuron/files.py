@@ -30,6 +30,7 @@ from pathlib import Path
 from .errors import InputError, StorageError
 
 __all__ = [
+    "alive",
     "as_path",
     "atomic_write",
     "check_folder",
@@ -241,14 +242,20 @@ def _umask() -> int:
     return mask
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (and is not a zombie): the owner of a temporary file or a
+    work folder named with its pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as info:
+            return info.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _remove_stale(destination: Path) -> None:
@@ -260,7 +267,7 @@ def _remove_stale(destination: Path) -> None:
         return
     for candidate in candidates:
         match = pattern.match(candidate.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             try:
                 candidate.unlink()
             except OSError:
