@@ -199,6 +199,11 @@ def _check_constants(node: ast.expr, text: str) -> None:
     stack = [node]
     while stack:
         current = stack.pop()
+        if _is_constant(current):
+            try:  # only constants whose units fit: the dimension checks report the others, better
+                infer_dimension(current, unit_lookup_dimension)
+            except ExpressionError:
+                continue
         if isinstance(current, ast.Constant) or not _is_constant(current):
             stack.extend(child for child in ast.iter_child_nodes(current) if isinstance(child, ast.expr))
             continue
@@ -519,7 +524,11 @@ def evaluate(node: ast.expr, lookup: Callable[[str], object]):
                 if not np.all(np.asarray(b) != 0):
                     raise ZeroDivisionError("division by zero")
                 return a / b
-            if np.any(np.asarray(a) < 0) and not np.all(np.mod(np.asarray(b, dtype=float), 1) == 0):
+            if get_dimensions(b) != DIMENSIONLESS:
+                raise DimensionMismatchError("an exponent must be dimensionless", get_dimensions(b))
+            b = np.asarray(b, dtype=float)
+            b = float(b) if b.ndim == 0 else b  # Brian2 quantities take plain exponents
+            if np.any(np.asarray(a) < 0) and not np.all(np.mod(b, 1) == 0):
                 raise ArithmeticError("is not a real number (a negative number to a fractional power)")
             return a**b
         if isinstance(n, ast.Call):
@@ -545,7 +554,7 @@ def evaluate(node: ast.expr, lookup: Callable[[str], object]):
         raise fail(reason) from None
     except DimensionMismatchError as exc:
         raise fail(f"has units that do not match ({exc.desc if hasattr(exc, 'desc') else exc})") from None
-    except (TypeError, ValueError) as exc:  # e.g. a condition used as a number
+    except (TypeError, ValueError, RecursionError) as exc:  # e.g. a condition used as a number
         raise fail(f"cannot be evaluated ({type(exc).__name__}: {exc})") from None
     if np.iscomplexobj(np.asarray(result)):
         raise fail("is not a real number")
