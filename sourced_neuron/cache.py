@@ -744,15 +744,6 @@ def clear_cache() -> ClearReport:
     return report
 
 
-def human_size(size: float) -> str:
-    """``size`` bytes as ``"12.3 MB"`` (kB, MB, GB)."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
-
-
 def no_room_error(doing: str, folder: Path) -> StorageError:
     """The :class:`StorageError` of ``doing`` (e.g. "compiling the project") in ``folder``
     failing for lack of room."""

@@ -219,21 +219,22 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from .cache import CACHE_VARIABLE, cache_entries, cache_root, clear_cache, human_size
+    from .cache import CACHE_VARIABLE, cache_entries, cache_root, clear_cache
+    from .resources import format_bytes
 
     root = cache_root()
     if args.action == "clear":
         report = clear_cache()
         print(
             f"removed {len(report.removed)} entr{'y' if len(report.removed) == 1 else 'ies'} "
-            f"({human_size(report.freed)}) from {root}"
+            f"({format_bytes(report.freed)}) from {root}"
         )
         for entry, reason in report.skipped:
             print(f"  skipped: {entry.path} ({_CACHE_KINDS[entry.kind][0]}): {reason}")
         return 0
     entries = cache_entries()
     total = sum(entry.bytes for entry in entries)
-    print(f"cache folder {root} ({human_size(total)}; ${CACHE_VARIABLE} moves it)")
+    print(f"cache folder {root} ({format_bytes(total)}; ${CACHE_VARIABLE} moves it)")
     if not entries:
         print("  empty")
     for kind, (_, title) in _CACHE_KINDS.items():
@@ -261,10 +262,11 @@ _CACHE_KINDS = {
 
 
 def _cache_line(entry) -> str:
-    from .cache import LEGACY, UNUSED_TOOLCHAIN, human_size
+    from .cache import LEGACY, UNUSED_TOOLCHAIN
     from .files import alive
+    from .resources import format_bytes
 
-    size = human_size(entry.bytes)
+    size = format_bytes(entry.bytes)
     state = "ok" if entry.problem is None else f"rebuilt on its next use: {entry.problem}"
     if entry.problem in (LEGACY, UNUSED_TOOLCHAIN):
         state = entry.problem
