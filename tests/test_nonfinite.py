@@ -15,7 +15,7 @@ import pytest
 
 import sourced_neuron as sn
 from sourced_neuron.backends import NetworkSpec, backend_status, brian2_runtime, get_backend
-from sourced_neuron.backends.brian2_runtime import first_nonfinite
+from sourced_neuron.backends.base import first_nonfinite
 from sourced_neuron.errors import NonFiniteStateError
 from sourced_neuron.model import NeuronModel
 from sourced_neuron.simulation import prepare

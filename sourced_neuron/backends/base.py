@@ -29,6 +29,7 @@ __all__ = [
     "WeightRecord",
     "check_backend_grid",
     "check_steps",
+    "first_nonfinite",
 ]
 
 
@@ -86,6 +87,36 @@ class NonFinite:
     neuron: int
     time: float
     variables: tuple[str, ...]
+
+
+def first_nonfinite(times: np.ndarray, flags: dict[str, np.ndarray], dt: float) -> NonFinite | None:
+    """The first non-finite state of a population, from what the generated watch stored.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        Per neuron, the start (seconds) of the first step after which a watched variable was not
+        finite; negative for a neuron whose states stayed finite.
+    flags : dict
+        Watched variable (in the model's order) to a boolean array: per neuron, whether it was
+        not finite after that step.
+    dt : float
+        The time step (seconds): the time is reported as a whole number of steps times ``dt``,
+        the same float on every backend.
+
+    Returns
+    -------
+    NonFinite or None
+        The earliest step, its lowest neuron and every flagged variable of that neuron.
+    """
+    stored = np.flatnonzero(times >= 0)
+    if not len(stored):
+        return None
+    steps = np.round(times[stored] / dt).astype(np.int64)
+    first = steps.min()
+    neuron = int(stored[steps == first].min())
+    variables = tuple(name for name, flag in flags.items() if flag[neuron])
+    return NonFinite(neuron, float(first * dt), variables)
 
 
 @dataclass(eq=False)

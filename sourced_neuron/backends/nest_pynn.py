@@ -28,8 +28,16 @@ from ..progress import Progress
 from ..stimulus import Stimulus
 from ..targets.brian2 import NONFINITE_TIME, nonfinite_flag
 from ..units import si_magnitude
-from .base import Backend, Capabilities, NetworkSpec, NonFinite, PopulationSpec, RunResult, WeightRecord
-from .brian2_runtime import first_nonfinite
+from .base import (
+    Backend,
+    Capabilities,
+    NetworkSpec,
+    NonFinite,
+    PopulationSpec,
+    RunResult,
+    WeightRecord,
+    first_nonfinite,
+)
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 
