@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml tools/bootstrap.sh
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m sourced_neuron.demo --out out
+	$(PY) -m sourced_neuron.cli.demo --out out
 
 lint: $(STAMP)
 	$(PY) -m ruff check sourced_neuron tests benchmarks examples

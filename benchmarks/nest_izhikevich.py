@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import sourced_neuron as sn
-from sourced_neuron.nestbuild import build_models
+from sourced_neuron.backends.nestbuild import build_models
 
 
 def simulate(nest, model_name, params, currents, current_name, library=None) -> tuple[float, int]:

@@ -19,8 +19,8 @@ import numpy as np
 from elephant.statistics import cv, isi
 
 import sourced_neuron as sn
-from sourced_neuron.io import write_block
-from sourced_neuron.plotting import plot_block
+from sourced_neuron.analysis.plotting import plot_block
+from sourced_neuron.results.io import write_block
 
 
 def build(seed: int, n_exc: int = 800, n_inh: int = 200, g: float = 4.0) -> sn.Network:

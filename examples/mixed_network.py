@@ -21,8 +21,8 @@ import numpy as np
 from elephant.statistics import cv, isi
 
 import sourced_neuron as sn
-from sourced_neuron.io import write_block
-from sourced_neuron.plotting import plot_block
+from sourced_neuron.analysis.plotting import plot_block
+from sourced_neuron.results.io import write_block
 
 # weights (pA) onto each target model, by source: excitatory positive, inhibitory negative
 WEIGHTS = {

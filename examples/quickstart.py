@@ -11,8 +11,8 @@ from pathlib import Path
 from elephant.statistics import cv, isi, mean_firing_rate
 
 import sourced_neuron as sn
-from sourced_neuron.io import write_block
-from sourced_neuron.plotting import plot_block
+from sourced_neuron.analysis.plotting import plot_block
+from sourced_neuron.results.io import write_block
 
 
 def main() -> None:

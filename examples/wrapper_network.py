@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sourced_neuron import SourcedNeuron, backend_status
-from sourced_neuron.plotting import plot_raster
+from sourced_neuron.analysis.plotting import plot_raster
 
 OR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 OR_TARGETS = np.array([0, 1, 1, 1], dtype=float)

@@ -4,17 +4,19 @@ several simulators, with results as Neo objects.
 >>> import sourced_neuron as sn
 >>> model = sn.load_model("lif")
 >>> block = sn.simulate(model, duration="200 ms", stimulus="200 pA")  # doctest: +SKIP
+
+The package is laid out by pipeline stage (docs/development.md): ``common``, ``spec``,
+``codegen``, ``backends``, ``results``, ``run``, ``analysis``, ``wrapper``, ``cli``. The names
+below are its public entry points; each is imported from its stage when first used, so that
+``import sourced_neuron`` loads no simulator and no analysis library.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import warnings
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from . import _brian2  # noqa: F401 - first: imports Brian2 and keeps the user's sys.excepthook
-from .backends import backend_status
-from .backends.nest_pynn import pynn_cell_type
-from .errors import (
+from sourced_neuron.common.errors import (
     BackendUnavailableError,
     Diagnostic,
     InputError,
@@ -26,22 +28,44 @@ from .errors import (
     UnitError,
     UnsupportedFeatureError,
 )
-from .library import library_models, load_model
-from .model import NeuronModel
-from .network import Network
-from .simulation import simulate
-from .targets import export
-from .wrapper import SourcedNeuron
+from sourced_neuron.common.version import VERSION as __version__
 
-# Brian2 2.10.1 calls pyparsing with an argument name that pyparsing >= 3.3 deprecates: harmless
-# noise. Placed after the imports, because Elephant's import puts a filter showing every
-# UserWarning (which pyparsing's warnings are) once in front of the others.
-warnings.filterwarnings("ignore", message=".*'parseAll' argument is deprecated.*")
+if TYPE_CHECKING:  # for type checkers and editors; at run time the names below load on first use
+    from sourced_neuron.backends import backend_status
+    from sourced_neuron.backends.nest_pynn import pynn_cell_type
+    from sourced_neuron.codegen import export
+    from sourced_neuron.run.network import Network
+    from sourced_neuron.run.simulation import simulate
+    from sourced_neuron.spec.library import library_models, load_model
+    from sourced_neuron.spec.model import NeuronModel
+    from sourced_neuron.wrapper import SourcedNeuron
 
-try:
-    __version__ = importlib.metadata.version("sourced-neuron")
-except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+# public name -> the module that defines it
+_LAZY = {
+    "backend_status": "sourced_neuron.backends",
+    "pynn_cell_type": "sourced_neuron.backends.nest_pynn",
+    "export": "sourced_neuron.codegen",
+    "Network": "sourced_neuron.run.network",
+    "simulate": "sourced_neuron.run.simulation",
+    "library_models": "sourced_neuron.spec.library",
+    "load_model": "sourced_neuron.spec.library",
+    "NeuronModel": "sourced_neuron.spec.model",
+    "SourcedNeuron": "sourced_neuron.wrapper",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its stage on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sourced_neuron' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "BackendUnavailableError",

@@ -13,8 +13,9 @@ import pytest
 import quantities as pq
 from elephant.spike_train_generation import NonStationaryPoissonProcess, StationaryPoissonProcess
 
-from sourced_neuron import analysis as an
-from sourced_neuron.errors import InputError, UnitError
+from sourced_neuron.analysis import measures as an
+from sourced_neuron.common.errors import InputError, UnitError
+from sourced_neuron.results.blocks import make_structure, set_structure
 
 T_STOP = 20 * pq.s
 
@@ -202,17 +203,26 @@ def test_energy_estimate_by_hand():
 
 
 def test_energy_of_a_single_neuron_run_has_no_synaptic_share():
-    # a simulate() block: one neuron, no projections annotation; the issue's run reported a
-    # 45 % synaptic share for it
+    # a simulate() block: one population, no projections; the issue's run reported a 45 %
+    # synaptic share for it
     block = neo.Block(model="lif", backend="brian2", n_neurons=1)
     block.segments.append(neo.Segment())
-    block.segments[0].spiketrains.append(regular(11.1))
+    set_structure(block, make_structure([{"name": "lif", "size": 1, "model": "lif"}]))
+    train = regular(11.1)
+    train.annotate(population="lif", index=0)
+    block.segments[0].spiketrains.append(train)
     estimate = an.energy(block)
     assert estimate.n_synaptic_events == 0 and estimate.atp_synaptic == 0
     assert estimate.synaptic_events_from.startswith("none: this run has no projections")
     assert an.energy(block, per_neuron_budget=True).n_synaptic_events == len(regular(11.1)) * 8000
-    sources_only = neo.Block(sources=["drive: 1"])
+    # a block made by hand without a structure (trains only) is no network either
+    bare = neo.Block(model="lif", backend="brian2", n_neurons=1)
+    bare.segments.append(neo.Segment())
+    bare.segments[0].spiketrains.append(regular(11.1))
+    assert an.energy(bare).synaptic_events_from.startswith("none: this run has no projections")
+    sources_only = neo.Block()
     sources_only.segments.append(neo.Segment())
+    set_structure(sources_only, make_structure([], [{"name": "drive", "size": 1}]))
     train = regular(50.0)
     train.annotate(population="drive")
     sources_only.segments[0].spiketrains.append(train)
@@ -221,18 +231,20 @@ def test_energy_of_a_single_neuron_run_has_no_synaptic_share():
 
 
 def test_energy_of_a_network_counts_its_projections():
-    block = neo.Block(
-        populations=["exc: 3 x lif", "inh: 1 x lif"],
-        sources=["drive: 2"],
-        projections=[
-            "ee: exc -> exc (exc, static): 6",  # mean out-degree 2
-            "ei: exc -> inh (exc, static): 3",  # 1
-            "ie: inh -> exc (inh, static): 3",  # 3
-            "de: drive -> exc (exc, static): 4",  # sources not recorded: left out
-        ],
-    )
+    block = neo.Block()
     segment = neo.Segment()
     block.segments.append(segment)
+    layout = make_structure(
+        [{"name": "exc", "size": 3, "model": "lif"}, {"name": "inh", "size": 1, "model": "lif"}],
+        [{"name": "drive", "size": 2, "record_spikes": False}],
+        [
+            {"name": "ee", "pre": "exc", "post": "exc", "count": 6},  # mean out-degree 2
+            {"name": "ei", "pre": "exc", "post": "inh", "count": 3},  # 1
+            {"name": "ie", "pre": "inh", "post": "exc", "count": 3},  # 3
+            {"name": "de", "pre": "drive", "post": "exc", "count": 4},  # sources not recorded: left out
+        ],
+    )
+    set_structure(block, layout)
     for population, counts in (("exc", [2, 0, 1]), ("inh", [5])):
         for index, n in enumerate(counts):
             train = neo.SpikeTrain(np.arange(1, n + 1) * 10.0 * pq.ms, t_stop=2000 * pq.ms)

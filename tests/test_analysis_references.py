@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import quantities as pq
 
-from sourced_neuron import analysis as an
+from sourced_neuron.analysis import measures as an
 
 
 def branching_process(ratio, n_avalanches, seed, n_neurons=100, gap=3, cap=20000):

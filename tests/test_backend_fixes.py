@@ -13,9 +13,9 @@ import pytest
 import sourced_neuron as sn
 from sourced_neuron.backends import backend_status, brian2_runtime
 from sourced_neuron.backends.nest_pynn import NestPyNN
-from sourced_neuron.library import library_models, load_model
-from sourced_neuron.model import NeuronModel
-from sourced_neuron.targets.brian2 import brian2_unit, lower
+from sourced_neuron.codegen.brian2 import brian2_unit, lower
+from sourced_neuron.spec.library import library_models, load_model
+from sourced_neuron.spec.model import NeuronModel
 
 #: Brunel's (2000) leaky integrate-and-fire neuron: one delta port, which every projection
 #: targets, excitatory ones with positive and inhibitory ones with negative weights.
@@ -181,11 +181,11 @@ def test_a_failed_standalone_project_is_a_simulation_error_and_other_runtime_err
     device = CPPStandaloneDevice()
     device.run_args_applied = True
     with pytest.raises(sn.SimulationError, match="Brian2 failed to simulate model 'lif'") as info:
-        with brian2_runtime._errors(spec):
+        with brian2_runtime.simulator_errors(spec):
             device.apply_run_args()  # a RuntimeError raised by Brian2's standalone device
     assert isinstance(info.value.__cause__, RuntimeError)
     with pytest.raises(RuntimeError, match="not Brian2's") as info:
-        with brian2_runtime._errors(spec):
+        with brian2_runtime.simulator_errors(spec):
             raise RuntimeError("not Brian2's")
     assert not isinstance(info.value, sn.SimulationError)
 

@@ -52,7 +52,7 @@ def test_codegen_target_variable_is_checked(monkeypatch):
 
 
 def test_missing_toolchain_pieces_are_named_with_their_installer(monkeypatch):
-    from sourced_neuron import nestbuild
+    from sourced_neuron.backends import nestbuild
 
     monkeypatch.setattr(nestbuild.shutil, "which", lambda command: None if command == "g++" else "/usr/bin/x")
     real_exists = nestbuild.Path.exists

@@ -11,6 +11,7 @@ import pytest
 import quantities as pq
 
 import sourced_neuron as sn
+from sourced_neuron.results.blocks import structure
 
 pytestmark = pytest.mark.brian2
 
@@ -77,7 +78,9 @@ def test_neo_structure_units_and_annotations():
         assert train.units == pq.ms and train.t_start == 0 * pq.ms and train.t_stop == 200 * pq.ms
         assert train.annotations["index"] == index and train.annotations["population"] == "izhikevich"
     names = [s.name for s in segment.analogsignals]
-    assert names == ["v", "u", "I_ext"]
+    assert names == ["izhikevich.v", "izhikevich.u", "izhikevich.I_ext"]  # "<population>.<variable>"
+    assert [s.annotations["variable"] for s in segment.analogsignals] == ["v", "u", "I_ext"]
+    assert all(s.annotations["population"] == s.annotations["model"] == "izhikevich" for s in segment.analogsignals)
     v, u, current = segment.analogsignals
     assert v.units == pq.mV and u.units == pq.mV and current.units == pq.pA
     assert v.shape == (2000, 3) and v.sampling_period == 0.1 * pq.ms
@@ -89,7 +92,12 @@ def test_neo_structure_units_and_annotations():
     assert a["dt"] == 0.1 * pq.ms and a["preset"] == "fs" and a["seed"] == 5
     assert "a = 0.1" in a["parameters"] and "c = -65.0 mV" in a["parameters"]
     assert a["stimulus"] == "constant 10 pA"
+    assert a["n_neurons"] == 3 and a["sourced_neuron_version"] == sn.__version__
     assert segment.annotations["model_hash"] == a["model_hash"]
+    (population,) = structure(block)["populations"]  # a network of one population, named after the model
+    assert (population["name"], population["size"], population["preset"]) == ("izhikevich", 3, "fs")
+    assert population["model_hash"] == a["model_hash"] and population["stimulus"] == a["stimulus"]
+    assert population["parameters"]["c"] == "-65.0 mV" and population["record"] == ["v", "u", "I_ext"]
 
 
 def test_step_stimulus_timing():

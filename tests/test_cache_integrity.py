@@ -1,7 +1,7 @@
 """The cache folder: verified entries, builds that leave nothing behind, a safe ``cache clear``,
 and clear messages for a full or read-only cache (docs/development.md, "Build cache").
 
-Most tests run the real build machinery of :mod:`sourced_neuron.nestbuild` (work folder, locks,
+Most tests run the real build machinery of :mod:`sourced_neuron.backends.nestbuild` (work folder, locks,
 process group, digests, rename into place) with a stand-in for NESTML's code generation and
 compilation: a short Python script that writes a small ELF file as the module's library (and,
 for the kill tests, starts a chain of long-running "compiler" processes). They need neither NEST
@@ -26,9 +26,11 @@ from pathlib import Path
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron import cache, cli, nestbuild
-from sourced_neuron.cache import CacheWarning
-from sourced_neuron.errors import SimulationError, StorageError
+from sourced_neuron.backends import nestbuild
+from sourced_neuron.cli import main as cli
+from sourced_neuron.common import cache
+from sourced_neuron.common.cache import CacheWarning
+from sourced_neuron.common.errors import SimulationError, StorageError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,7 +75,7 @@ def _patch_builder(monkeypatch, script: str = STANDIN) -> None:
 #: The same patches, for a child process (as the first lines of its script).
 CHILD_PATCHES = """
 import sys
-from sourced_neuron import nestbuild
+from sourced_neuron.backends import nestbuild
 nestbuild._BUILD_SCRIPT = open(sys.argv[1]).read()
 nestbuild.check_toolchain = lambda: None
 nestbuild._versions = lambda: {"nestml": "standin", "nest-simulator": "standin"}
@@ -203,7 +205,7 @@ def test_the_toolchain_script_is_verified_and_written_again_when_damaged(builder
 @pytest.mark.brian2
 def test_a_tampered_stored_step_is_derived_again(isolated):
     pytest.importorskip("brian2")
-    from sourced_neuron.targets.nestml import generate
+    from sourced_neuron.codegen.nestml import generate
 
     model = sn.load_model("izhikevich")
     expected = generate(model).text
@@ -224,7 +226,7 @@ def test_a_tampered_stored_step_is_derived_again(isolated):
 @pytest.mark.brian2
 def test_a_cache_that_cannot_be_written_does_not_stop_an_export(tmp_path, monkeypatch):
     pytest.importorskip("brian2")
-    from sourced_neuron.targets.nestml import generate
+    from sourced_neuron.codegen.nestml import generate
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -359,7 +361,7 @@ def test_an_interrupted_build_kills_its_processes_and_removes_its_work_folder(bu
 
 HOLDER = """
 import pathlib, time
-from sourced_neuron import cache
+from sourced_neuron.common import cache
 module = nestbuild.build_module({sources!r})  # in use by this process until it exits
 project = cache.acquire(pathlib.Path({project_lock!r}))  # as while building or running the project
 print("ready", flush=True)

@@ -1,4 +1,4 @@
-"""Model cards (sourced_neuron.cards): the lif card measured on Brian2, and backends that cannot run."""
+"""Model cards (sourced_neuron.analysis.cards): the lif card measured on Brian2, and backends that cannot run."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import struct
 import numpy as np
 import pytest
 
-from sourced_neuron import cards, load_model
-from sourced_neuron.cli import main
-from sourced_neuron.errors import BackendUnavailableError, InputError
-from sourced_neuron.units import as_quantity, si_magnitude
+from sourced_neuron import load_model
+from sourced_neuron.analysis import cards
+from sourced_neuron.cli.main import main
+from sourced_neuron.common.errors import BackendUnavailableError, InputError
+from sourced_neuron.spec.units import as_quantity, si_magnitude
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

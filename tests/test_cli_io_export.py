@@ -13,8 +13,8 @@ import pytest
 import quantities as pq
 
 import sourced_neuron as sn
-from sourced_neuron.cli import main
-from sourced_neuron.io import annotation_values, read_block, write_block
+from sourced_neuron.cli.main import main
+from sourced_neuron.results.io import annotation_values, read_block, write_block
 
 pytestmark = pytest.mark.brian2
 INVALID = Path(__file__).parent / "models" / "invalid"
@@ -173,7 +173,7 @@ def test_cli_compare_needs_two_backends_and_reports_agreement():
 
 
 def test_compare_exits_non_zero_when_a_backend_disagrees(monkeypatch, capsys):
-    from sourced_neuron import compare
+    from sourced_neuron.analysis import compare
 
     real = compare.simulate
     calls = []

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sourced_neuron import backend_status
-from sourced_neuron.demo import DEMO_RUNS, run_demo
-from sourced_neuron.io import read_blocks
+from sourced_neuron.cli.demo import DEMO_RUNS, run_demo
+from sourced_neuron.results.io import read_blocks
 
 pytestmark = pytest.mark.brian2
 ROOT = Path(__file__).parent.parent

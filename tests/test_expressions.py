@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
 
-from sourced_neuron import expressions as ex
+from sourced_neuron.spec import expressions as ex
 
 VOLT = get_dimensions(ex.UNITS["volt"])
 SECOND = get_dimensions(ex.UNITS["second"])

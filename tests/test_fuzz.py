@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sourced_neuron as sn
-from sourced_neuron.errors import NonFiniteStateError
-from sourced_neuron.library import model_path
+from sourced_neuron import codegen
+from sourced_neuron.common.errors import NonFiniteStateError
+from sourced_neuron.spec.library import model_path
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -151,7 +152,7 @@ def whole_path(text: str) -> str:
     except sn.ModelError as exc:
         assert exc.diagnostics and all(str(d) for d in exc.diagnostics)
         return "refused"
-    for target in sn.targets.REGISTRY:
+    for target in codegen.REGISTRY:
         try:
             sn.export(model, target)
         except sn.UnsupportedFeatureError:

@@ -9,8 +9,15 @@ import pytest
 import quantities as pq
 
 import sourced_neuron as sn
-from sourced_neuron.errors import InputError
-from sourced_neuron.io import read_block, read_blocks, read_spike_csv, read_spike_trains, write_blocks, write_spike_csv
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.results.io import (
+    read_block,
+    read_blocks,
+    read_spike_csv,
+    read_spike_trains,
+    write_blocks,
+    write_spike_csv,
+)
 
 pytestmark = pytest.mark.brian2
 

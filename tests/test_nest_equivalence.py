@@ -21,9 +21,9 @@ import pytest
 import quantities as pq
 
 import sourced_neuron as sn
-from sourced_neuron import nestbuild
-from sourced_neuron.backends import backend_status
-from sourced_neuron.compare import compare_backends
+from sourced_neuron.analysis.compare import compare_backends
+from sourced_neuron.backends import backend_status, nestbuild
+from sourced_neuron.results.blocks import structure
 
 pytestmark = [pytest.mark.nest, pytest.mark.slow]
 
@@ -191,7 +191,7 @@ DELAY = 1.5  # ms
 def _ports_on_brian2(model, duration_ms, current):
     import brian2 as b2
 
-    from sourced_neuron.targets.brian2 import lower
+    from sourced_neuron.codegen.brian2 import lower
 
     spec = lower(model)
     group = b2.NeuronGroup(
@@ -327,7 +327,7 @@ def test_neo_structure_is_the_same_on_both_backends():
         for b in ("brian2", "nest")
     ]
     a, b = (block.segments[0] for block in blocks)
-    assert [s.name for s in a.analogsignals] == [s.name for s in b.analogsignals] == ["v", "w"]
+    assert [s.name for s in a.analogsignals] == [s.name for s in b.analogsignals] == ["adex.v", "adex.w"]
     assert [s.units for s in a.analogsignals] == [s.units for s in b.analogsignals]
     assert [s.shape for s in a.analogsignals] == [s.shape for s in b.analogsignals]
     assert all(
@@ -336,6 +336,10 @@ def test_neo_structure_is_the_same_on_both_backends():
     )
     keys = set(blocks[0].annotations) - {"codegen_target"}
     assert keys <= set(blocks[1].annotations)
+    layouts = [structure(block) for block in blocks]
+    for layout in layouts:
+        del layout["populations"][0]["simulator"]  # codegen_target on brian2, nest_model on NEST
+    assert layouts[0] == layouts[1] and layouts[0]["populations"][0]["size"] == 2
     assert blocks[1].annotations["backend"] == "nest" and blocks[1].annotations["method"] == "rk4"
 
 
@@ -407,7 +411,7 @@ def test_a_second_process_compiles_nothing():
     before = {entry["key"] for entry in nestbuild.cache_entries()}
     code = """
 import time, sourced_neuron as sn
-from sourced_neuron.nestbuild import build_models
+from sourced_neuron.backends.nestbuild import build_models
 started = time.perf_counter()
 module, _ = build_models([sn.load_model("lif")])
 import nest
@@ -422,7 +426,7 @@ print(time.perf_counter() - started)
 def test_two_processes_building_the_same_model_at_once(tmp_path):
     code = """
 import sourced_neuron as sn
-from sourced_neuron.nestbuild import build_models
+from sourced_neuron.backends.nestbuild import build_models
 module, _ = build_models([sn.load_model("lif")])
 print(module.key, module.library.exists())
 """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron.targets.nestml import generate, nestml_model_name, render
+from sourced_neuron.codegen.nestml import generate, nestml_model_name, render
 
 VALID = Path(__file__).parent / "models" / "valid"
 NOISY = VALID / "noisy.yaml"

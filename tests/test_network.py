@@ -15,6 +15,7 @@ import quantities as pq
 
 import sourced_neuron as sn
 from sourced_neuron.backends import backend_status
+from sourced_neuron.results.blocks import structure
 
 SYNAPTIC = Path(__file__).parent / "models" / "valid" / "synaptic.yaml"
 
@@ -139,10 +140,31 @@ def test_network_block_structure_and_per_neuron_values():
     drawn = mixed_network().spec("50 ms").populations[0].parameters["E_L"]  # a fresh network, the same seed
     np.testing.assert_allclose(signals["v"].magnitude[0], drawn * 1e3)
     assert 0.5e-3 < np.std(drawn) < 1.5e-3
-    assert (
-        block.annotations["backend"] == "brian2"
-        and "cells->cells: cells -> cells (gaba, static): 200" in block.annotations["projections"]
+    assert {s.name for s in segment.analogsignals} == {"cells.v", "cells.g_gaba"}
+    assert block.annotations["backend"] == "brian2" and block.annotations["n_neurons"] == 40
+    layout = structure(block)
+    (cells,) = layout["populations"]
+    assert (cells["name"], cells["size"], cells["model"], cells["per_neuron"]) == (
+        "cells",
+        40,
+        "synaptic",
+        ["E_L", "V_th"],
     )
+    assert cells["stimulus"] == "noise, mean 150 pA, std 50 pA" and "V_th" not in cells["parameters"]
+    assert cells["record"] == ["g_gaba", "v"] and cells["record_spikes"]
+    sources = [(s["name"], s["size"], s["record_spikes"]) for s in layout["sources"]]
+    assert sources == [("drive", 30, True), ("kick", 2, False)]
+    gaba = next(p for p in layout["projections"] if p["receptor"] == "gaba")
+    assert gaba == {
+        "name": "cells->cells",
+        "pre": "cells",
+        "post": "cells",
+        "receptor": "gaba",
+        "synapse": "static",
+        "count": 200,  # 40 neurons x indegree 5
+        "recorded_synapses": 0,
+    }
+    assert [p["pre"] for p in layout["projections"]] == ["drive", "cells", "kick", "cells"]
 
 
 @pytest.mark.nest

@@ -16,11 +16,11 @@ import pytest
 import sourced_neuron as sn
 from sourced_neuron.backends import NetworkSpec, backend_status, brian2_runtime, get_backend
 from sourced_neuron.backends.base import first_nonfinite
-from sourced_neuron.errors import NonFiniteStateError
-from sourced_neuron.model import NeuronModel
-from sourced_neuron.simulation import prepare
-from sourced_neuron.targets.brian2 import NONFINITE_EVENT, NONFINITE_TIME, nonfinite_check
-from sourced_neuron.targets.nestml import render
+from sourced_neuron.codegen.brian2 import NONFINITE_EVENT, NONFINITE_TIME, nonfinite_check
+from sourced_neuron.codegen.nestml import render
+from sourced_neuron.common.errors import NonFiniteStateError
+from sourced_neuron.run.simulation import prepare
+from sourced_neuron.spec.model import NeuronModel
 
 # the models overflow on purpose: NumPy's warnings about it are expected
 pytestmark = [
@@ -171,7 +171,7 @@ def test_check_finite_false_returns_the_values_as_they_are(backend):
     # the count: the sample at t_22 is the first after the overflowing step 21
     assert np.isinf(v).sum() == 978 and np.isfinite(v[:22]).all() and np.isinf(v[22:]).all()
     block = sn.simulate(RUNAWAY, duration="10 ms", backend=backend, record=("v", "w", "u"), check_finite=False)
-    signals = {s.name: s.magnitude[:, 0] for s in block.segments[0].analogsignals}
+    signals = {s.annotations["variable"]: s.magnitude[:, 0] for s in block.segments[0].analogsignals}
     assert np.isfinite(signals["v"]).all()
     assert np.isfinite(signals["w"][:22]).all() and np.isinf(signals["w"][22:]).all()
     assert np.isfinite(signals["u"][:59]).all() and np.isnan(signals["u"][59:]).all()

@@ -1,8 +1,8 @@
-"""Figures (sourced_neuron.plotting) and the ``plot`` command.
+"""Figures (sourced_neuron.analysis.plotting) and the ``plot`` command.
 
-Most tests draw hand-made Neo blocks shaped like the package's own results: a single-model
-run (``simulation.build_block``) and a network run with two populations and a weights event
-(``network._block`` and ``network._weight_event``), so they need no simulator. Each checks
+Most tests draw hand-made Neo blocks shaped like the package's own results
+(``results.blocks.build_block``): a single-model run and a network run with two populations and
+a weights event, so they need no simulator. Each checks
 what the figure holds (lines, points, labels) before it is saved, and that the file is a PNG.
 """
 
@@ -15,11 +15,12 @@ import pytest
 import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
-from sourced_neuron import plotting
-from sourced_neuron.analysis import isi_cv
-from sourced_neuron.cli import main
-from sourced_neuron.errors import InputError
-from sourced_neuron.io import write_block
+from sourced_neuron.analysis import plotting
+from sourced_neuron.analysis.measures import isi_cv
+from sourced_neuron.cli.main import main
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.results.blocks import make_structure, set_structure
+from sourced_neuron.results.io import write_block
 
 PNG = b"\x89PNG\r\n\x1a\n"
 T_STOP = 1000.0  # ms
@@ -34,9 +35,11 @@ def _segment_and_block(name: str, annotations: dict) -> tuple[neo.Block, neo.Seg
 
 
 def single_block(n: int = 3, record: bool = True) -> neo.Block:
-    """Like ``simulation.build_block``: ``n`` lif neurons, regular spikes, ``v`` in mV recorded."""
+    """Like ``simulate``: ``n`` lif neurons, regular spikes, ``v`` in mV recorded (``lif.v``)."""
     annotations = {"model": "lif", "backend": "brian2", "method": "exact", "stimulus": "300 pA", "n_neurons": n}
     block, segment = _segment_and_block("lif on brian2", annotations)
+    population = {"name": "lif", "size": n, "model": "lif", "method": "exact", "stimulus": "constant 300 pA"}
+    set_structure(block, make_structure([population | {"record": ["v"] if record else []}]))
     times = [np.arange(5.0 + 3 * k, T_STOP, 20.0 + 5 * k) for k in range(n)]
     segment.spiketrains = SpikeTrainList.from_spike_time_array(
         np.concatenate(times),
@@ -53,7 +56,13 @@ def single_block(n: int = 3, record: bool = True) -> neo.Block:
         t = np.arange(0, T_STOP, DT)
         v = -65 + 15 * ((t[:, None] / (20.0 + 5 * np.arange(n))) % 1.0)
         signal = neo.AnalogSignal(
-            v * pq.mV, sampling_period=DT * pq.ms, t_start=0 * pq.ms, name="v", variable="v", population="lif"
+            v * pq.mV,
+            sampling_period=DT * pq.ms,
+            t_start=0 * pq.ms,
+            name="lif.v",
+            variable="v",
+            population="lif",
+            model="lif",
         )
         signal.array_annotate(index=np.arange(n))
         segment.analogsignals.append(signal)
@@ -68,18 +77,16 @@ FINAL = np.array([1.5, 2.5, 0.5, 3.0, 2.0, 1.0])  # nS, every synapse's final we
 
 
 def network_block(weights: bool = True) -> neo.Block:
-    """Like ``network._block`` for E and I recorded, with ``_weight_event`` of projection stdp,
+    """Like ``Network.run`` for E and I recorded, with the weights event of projection stdp,
     whose synapses 0, 3 and 5 are recorded (so 0, 3 and 5 appear in the event)."""
-    annotations = {
-        "backend": "brian2",
-        "dt": DT * pq.ms,
-        "seed": 1,
-        "populations": ["E: 4 x lif", "I: 2 x lif"],
-        "sources": ["P: 3"],
-        "projections": ["stdp: P -> E (exc, stdp_additive): 6"],
-        "run_seconds": 0.1,
-    }
+    annotations = {"backend": "brian2", "dt": DT * pq.ms, "seed": 1, "run_seconds": 0.1}
     block, segment = _segment_and_block("network on brian2", annotations)
+    layout = make_structure(
+        [{"name": "E", "size": 4, "model": "lif", "record": ["v"]}, {"name": "I", "size": 2, "model": "lif"}],
+        [{"name": "P", "size": 3, "record_spikes": False}],
+        [{"name": "stdp", "pre": "P", "post": "E", "receptor": "exc", "synapse": "stdp_additive", "count": 6}],
+    )
+    set_structure(block, layout)
     rng = np.random.default_rng(0)
     times, channels, names, indices, offset = [], [], [], [], 0
     for name, size in SIZES.items():
@@ -120,7 +127,7 @@ def network_block(weights: bool = True) -> neo.Block:
 
 
 def weight_event() -> neo.Event:
-    """What ``network._weight_event`` makes of recorded synapses 0, 3, 5 and these spikes."""
+    """What ``build_block`` makes of recorded synapses 0, 3, 5 of projection stdp and these spikes."""
     synapse = np.array([0, 3, 5, 0, 3, 0, 5])
     times = np.array([10.0, 10.0, 30.0, 200.0, 200.0, 600.0, 700.0])  # sorted by time, then synapse
     weight = np.array([1.0, 2.0, 1.0, 1.2, 2.6, 1.4, 0.9])
@@ -195,7 +202,8 @@ def test_raster_errors_name_what_is_there():
 def test_voltage_traces_with_threshold_in_the_signals_unit(threshold):
     figure = plotting._voltage_figure(single_block(n=3), threshold=threshold)
     ax = figure.axes[0]
-    assert ax.get_ylabel() == "v (mV)" and ax.get_xlabel() == "time (ms)"
+    assert ax.get_ylabel() == "lif.v (mV)" and ax.get_xlabel() == "time (ms)"
+    assert ax.get_title() == "lif, constant 300 pA (brian2, exact)"  # from the structure
     traces, (line,) = ax.lines[:3], ax.lines[3:]
     assert all(len(trace.get_xdata()) == T_STOP / DT for trace in traces)
     assert list(line.get_ydata()) == [-50.0, -50.0]
@@ -208,11 +216,12 @@ def test_voltage_chooses_the_signal_and_limits_the_traces():
     figure = plotting._voltage_figure(network_block(), variable="v", max_traces=2)
     ax = figure.axes[0]
     assert len(ax.lines) == 2 and ax.get_ylabel() == "E.v (mV)" and "first 2 of 4 neurons" in ax.get_title()
+    assert ax.get_title().startswith("E: 4 x lif; I: 2 x lif (brian2)\n")
     plt.close(figure)
 
 
 def test_voltage_errors():
-    with pytest.raises(InputError, match="no signal named 'w'; signals: v"):
+    with pytest.raises(InputError, match=r"no signal named 'w'; signals: lif\.v"):
         plotting.plot_voltage(single_block(), "unused.png", variable="w")
     with pytest.raises(InputError, match="no recorded signals"):
         plotting.plot_voltage(single_block(record=False), "unused.png")
@@ -312,7 +321,7 @@ def test_weight_matrix_places_the_final_weights_of_the_recorded_synapses():
     figure = plotting._weight_matrix_figure(network_block())
     ax, colour_bar = figure.axes
     matrix = ax.images[0].get_array()
-    assert matrix.shape == (3, 4)  # P (3) x E (4), from the block's annotations
+    assert matrix.shape == (3, 4)  # P (3) x E (4), from the block's structure (more than the synapses name)
     expected = np.full((3, 4), np.nan)
     for s in (0, 3, 5):
         expected[PRE[s], POST[s]] = FINAL[s]
@@ -435,7 +444,7 @@ def test_cli_plot_missing_file(tmp_path, capsys):
 
 @pytest.mark.brian2
 def test_cli_plot_fi_runs_the_sweep(tmp_path, capsys, monkeypatch):
-    import sourced_neuron.compare
+    import sourced_neuron.analysis.compare
 
     calls = []
 
@@ -443,7 +452,7 @@ def test_cli_plot_fi_runs_the_sweep(tmp_path, capsys, monkeypatch):
         calls.append((model, backend, currents, duration))
         return np.array([0.0, 20.0, 45.0])
 
-    monkeypatch.setattr(sourced_neuron.compare, "fi_curve", fake_fi_curve)
+    monkeypatch.setattr(sourced_neuron.analysis.compare, "fi_curve", fake_fi_curve)
     monkeypatch.chdir(tmp_path)
     args = ["plot", "lif", "--kind", "fi", "--currents", "0 pA, 200 pA,300 pA", "--duration", "200 ms"]
     assert main(args) == 0
@@ -469,7 +478,8 @@ def test_plots_of_a_real_lif_run(tmp_path):
     plt.close(figure)
     figure = plotting._voltage_figure(block, threshold="-50 mV")
     ax = figure.axes[0]
-    assert ax.get_ylabel() == "v (mV)" and list(ax.lines[-1].get_ydata()) == [-50.0, -50.0]
+    assert ax.get_ylabel() == "lif.v (mV)" and list(ax.lines[-1].get_ydata()) == [-50.0, -50.0]
+    assert ax.get_title() == "lif, constant 300 pA (brian2, exact)"
     assert -65.0 - 1e-6 <= min(ax.lines[0].get_ydata()) < max(ax.lines[0].get_ydata()) <= -50.0 + 1e-6
     plt.close(figure)
     for path in (

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron import cli, progress
 from sourced_neuron.backends import backend_status
+from sourced_neuron.cli import main as cli
+from sourced_neuron.common import progress
 
 
 def test_when_a_bar_is_shown(monkeypatch):

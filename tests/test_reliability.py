@@ -18,9 +18,13 @@ import pytest
 import quantities as pq
 
 import sourced_neuron as sn
-from sourced_neuron import cli, files, io, resources
 from sourced_neuron.backends import Capabilities, check_backend_grid
-from sourced_neuron.errors import StorageError
+from sourced_neuron.cli import main as cli
+from sourced_neuron.common import files, resources
+from sourced_neuron.common.errors import StorageError
+from sourced_neuron.results import io
+from sourced_neuron.run import simulation
+from sourced_neuron.spec import library
 
 pytestmark = pytest.mark.brian2
 
@@ -201,8 +205,8 @@ def test_a_file_size_limit_ends_a_write_with_a_message_not_a_crash(tmp_path):
     script = (
         "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
         "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000)); "
-        "from sourced_neuron import cli; "
-        f"sys.exit(cli.main(['simulate', 'lif', '--duration', '500 ms', '--n-neurons', '20', "
+        "from sourced_neuron.cli.main import main; "
+        f"sys.exit(main(['simulate', 'lif', '--duration', '500 ms', '--n-neurons', '20', "
         f"'--out', {str(tmp_path / 'run.nwb')!r}]))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
@@ -215,7 +219,7 @@ def test_output_paths_are_checked_before_the_simulation(tmp_path, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("the simulation ran although its output path is bad")
 
-    monkeypatch.setattr(sn.simulation, "simulate", never)
+    monkeypatch.setattr(simulation, "simulate", never)
     (tmp_path / "folder.nix").mkdir()
     cases = [
         ["simulate", "lif", "--out", str(tmp_path / "folder.nix")],
@@ -469,7 +473,7 @@ def test_an_internal_error_is_called_one(monkeypatch, capsys):
     def bug():
         raise KeyError("oops")
 
-    monkeypatch.setattr(sn.library, "library_models", bug)
+    monkeypatch.setattr(library, "library_models", bug)
     assert cli.main(["models"]) == 3
     assert "internal error (KeyError: 'oops'): a bug of sourced_neuron" in capsys.readouterr().err
 

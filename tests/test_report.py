@@ -12,26 +12,30 @@ import pytest
 import quantities as pq
 from elephant.spike_train_generation import StationaryPoissonProcess
 
-from sourced_neuron import analysis as an
-from sourced_neuron import cli
-from sourced_neuron.io import write_block
-from sourced_neuron.report import analyze_block, format_report, write_figures
+from sourced_neuron.analysis import measures as an
+from sourced_neuron.analysis.report import analyze_block, format_report, write_figures
+from sourced_neuron.cli import main as cli
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.results.blocks import make_structure, set_structure
+from sourced_neuron.results.io import write_block
 
 
 def network_block() -> neo.Block:
     """A hand-made network result: 'exc' (8 neurons, 30 Hz), 'inh' (3 neurons, 12 Hz), a
     recorded source 'drive', and a recorded plastic projection 'ee'."""
     np.random.seed(9)  # noqa: NPY002 - Elephant's generators draw from NumPy's global generator
-    block = neo.Block(
-        name="network on brian2",
-        backend="brian2",
-        dt=0.1 * pq.ms,
-        populations=["exc: 8 x lif", "inh: 3 x lif"],
-        sources=["drive: 4"],
-        projections=["ee: exc -> exc (exc, stdp_additive): 16", "drive->inh: drive -> inh (exc, static): 12"],
-    )
+    block = neo.Block(name="network on brian2", backend="brian2", dt=0.1 * pq.ms)
     segment = neo.Segment()
     block.segments.append(segment)
+    layout = make_structure(
+        [{"name": "exc", "size": 8, "model": "lif"}, {"name": "inh", "size": 3, "model": "lif"}],
+        [{"name": "drive", "size": 4}],
+        [
+            {"name": "ee", "pre": "exc", "post": "exc", "receptor": "exc", "synapse": "stdp_additive", "count": 16},
+            {"name": "drive->inh", "pre": "drive", "post": "inh", "receptor": "exc", "count": 12},
+        ],
+    )
+    set_structure(block, layout)
     for population, n, rate in (("exc", 8, 30 * pq.Hz), ("inh", 3, 12 * pq.Hz), ("drive", 4, 5 * pq.Hz)):
         for index, drawn in enumerate(StationaryPoissonProcess(rate, t_stop=4 * pq.s).generate_n_spiketrains(n)):
             train = drawn.rescale(pq.ms)
@@ -73,20 +77,38 @@ def test_report_of_a_network_matches_the_analysis_functions():
             "final": {"synapses": 3, "mean": pytest.approx(24.5 / 3), "min": 0.5, "max": 13.0},
         }
     ]
+    layout = report["run"]["structure"]
+    assert [(p["name"], p["size"]) for p in layout["populations"]] == [("exc", 8), ("inh", 3)]
+    assert "model" not in report["run"]  # a network, not one model
     text = format_report(report)
+    assert text.startswith("exc: 8 x lif; inh: 3 x lif on brian2: 4000 ms")
     assert "population exc: 8 neurons" in text and "population inh: 3 neurons" in text
     assert "weights of ee (stdp_additive): 3 transmissions" in text
     json.dumps(report)  # plain data
 
 
 def single_neuron_block(times_ms, t_stop_ms: float) -> neo.Block:
-    """A block as ``simulate`` writes it for one neuron: no populations, sources or projections."""
+    """A block as ``simulate`` writes it for one neuron: one population, no sources or projections."""
     block = neo.Block(name="lif on brian2", backend="brian2", model="lif", dt=0.1 * pq.ms, n_neurons=1)
     block.segments.append(neo.Segment())
+    set_structure(block, make_structure([{"name": "lif", "size": 1, "model": "lif", "stimulus": "constant 250 pA"}]))
     train = neo.SpikeTrain(np.asarray(times_ms, dtype=float) * pq.ms, t_stop=t_stop_ms * pq.ms)
     train.annotate(population="lif", index=0)
     block.segments[0].spiketrains.append(train)
     return block
+
+
+def test_a_block_of_the_old_layout_is_refused_with_the_reason(tmp_path, capsys):
+    old = network_block()
+    for held in (old.annotations, old.segments[0].annotations):
+        del held["structure"]
+        held.update(populations=["exc: 8 x lif", "inh: 3 x lif"], sources=["drive: 4"])
+    with pytest.raises(InputError, match=r"written by an older version of sourced_neuron.*run the simulation again"):
+        analyze_block(old)
+    path = write_block(old, tmp_path / "old.nix")
+    assert cli.main(["analyze", str(path), "--no-figures"]) == 2
+    error = capsys.readouterr().err
+    assert "text annotations 'populations', 'sources'" in error and "write a new file" in error
 
 
 def test_measures_that_do_not_apply_say_why():

@@ -17,8 +17,8 @@ import pytest
 
 import sourced_neuron as sn
 from sourced_neuron.backends import backend_status
-from sourced_neuron.errors import InputError, ModelError, UnitError
-from sourced_neuron.synapse_model import build_synapse, library_synapses, load_synapse
+from sourced_neuron.common.errors import InputError, ModelError, UnitError
+from sourced_neuron.spec.synapses import build_synapse, library_synapses, load_synapse
 
 SYNAPTIC = Path(__file__).parent / "models" / "valid" / "synaptic.yaml"
 DT = 1e-4

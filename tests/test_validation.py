@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron.checks import check_file
+from sourced_neuron.spec.model import check_file
 
 HERE = Path(__file__).parent / "models"
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))

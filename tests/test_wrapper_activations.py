@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sourced_neuron.errors import InputError
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 from sourced_neuron.wrapper.activations import ACTIVATIONS
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sourced_neuron.errors import InputError
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])

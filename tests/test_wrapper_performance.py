@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import quantities as pq
 
-from sourced_neuron.analysis import EnergyCosts
-from sourced_neuron.errors import BackendUnavailableError, InputError
+from sourced_neuron.analysis.measures import EnergyCosts
+from sourced_neuron.common.errors import BackendUnavailableError, InputError
 from sourced_neuron.wrapper import SourcedNeuron, performance
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import quantities as pq
 
-from sourced_neuron.errors import InputError
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 from sourced_neuron.wrapper.persistence import FORMAT_VERSION
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import quantities as pq
 
-from sourced_neuron.errors import InputError
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 
 pytestmark = pytest.mark.brian2

@@ -11,8 +11,8 @@ import pytest
 import quantities as pq
 
 from sourced_neuron import NeuronModel, backend_status
-from sourced_neuron.analysis import spike_trains
-from sourced_neuron.errors import InputError
+from sourced_neuron.analysis.measures import spike_trains
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import quantities as pq
 
-from sourced_neuron.errors import InputError, SourcedNeuronError
+from sourced_neuron.common.errors import InputError, SourcedNeuronError
 from sourced_neuron.wrapper import NAMES, SourcedNeuron
 from sourced_neuron.wrapper.arguments import checked, describe, iter_hints, problem
 from sourced_neuron.wrapper.seed_api import snake_case

@@ -9,7 +9,7 @@ import pytest
 import quantities as pq
 
 from sourced_neuron import backend_status
-from sourced_neuron.errors import InputError
+from sourced_neuron.common.errors import InputError
 from sourced_neuron.wrapper import SourcedNeuron
 from sourced_neuron.wrapper import validation as validation_module
 
@@ -38,8 +38,8 @@ def test_check_nan_finds_injected_values_in_weights_bias_and_gradients():
 def test_check_nan_scans_the_simulated_trace():
     neuron = SourcedNeuron("lif").SetBias(1.0).Integrate("5 ms")
     assert neuron.CheckNaN() == {}
-    voltage = next(s for s in neuron._replay().segments[0].analogsignals if s.name == "v")
-    voltage.magnitude[7, 0] = np.nan  # as if the integration had blown up at t = 0.7 ms
+    voltage = neuron.recording().samples["v"].values  # the simulation's samples, a view
+    voltage[7] = np.nan  # as if the integration had blown up at t = 0.7 ms
     assert neuron.CheckNaN() == {"trace.v": [7]}
 
 

@@ -1,12 +1,18 @@
-"""The backend registry. A backend is one module with a :class:`~.base.Backend` subclass and
-one line in :data:`REGISTRY`; nothing else in the package names backends."""
+"""Stage 3, the simulators: the backend interface (:mod:`~sourced_neuron.backends.base`), the
+registry, one module per backend (:mod:`~sourced_neuron.backends.brian2_runtime`,
+:mod:`~sourced_neuron.backends.brian2_standalone`, :mod:`~sourced_neuron.backends.nest_pynn`)
+and the NEST module builds (:mod:`~sourced_neuron.backends.nestbuild`).
+
+A backend is one module with a :class:`~sourced_neuron.backends.base.Backend` subclass and one
+line in :data:`REGISTRY`; nothing else in the package names backends. Backend modules are
+imported when first used, so a simulator loads only when a run needs it. Imports
+:mod:`sourced_neuron.common`, :mod:`sourced_neuron.spec` and :mod:`sourced_neuron.codegen`."""
 
 from __future__ import annotations
 
 import importlib
 
-from ..errors import BackendUnavailableError, did_you_mean
-from .base import (
+from sourced_neuron.backends.base import (
     Backend,
     Capabilities,
     NetworkSpec,
@@ -17,8 +23,10 @@ from .base import (
     SimulationRequest,
     SourceSpec,
     check_backend_grid,
+    check_backend_method,
     check_steps,
 )
+from sourced_neuron.common.errors import BackendUnavailableError, did_you_mean
 
 __all__ = [
     "REGISTRY",
@@ -33,6 +41,7 @@ __all__ = [
     "SourceSpec",
     "backend_status",
     "check_backend_grid",
+    "check_backend_method",
     "check_steps",
     "get_backend",
 ]

@@ -8,22 +8,24 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InputError, NonFiniteStateError, UnsupportedFeatureError
-from ..model import NeuronModel
-from ..progress import Progress
-from ..resources import MAX_STEPS
-from ..stimulus import Stimulus
-from ..synapse_model import SynapseModel
-from ..units import si_magnitude
+from sourced_neuron.common.errors import InputError, NonFiniteStateError, UnsupportedFeatureError
+from sourced_neuron.common.progress import Progress
+from sourced_neuron.common.resources import MAX_STEPS, require_memory
+from sourced_neuron.spec.model import NeuronModel
+from sourced_neuron.spec.stimulus import Stimulus
+from sourced_neuron.spec.synapses import SynapseModel
+from sourced_neuron.spec.units import si_magnitude
 
 __all__ = [
     "Backend",
     "Capabilities",
+    "Chunk",
     "NetworkSpec",
     "NonFinite",
     "PopulationSpec",
     "ProjectionSpec",
     "RunResult",
+    "Session",
     "SimulationRequest",
     "SourceSpec",
     "WeightRecord",
@@ -42,7 +44,7 @@ class Capabilities:
     methods : frozenset of str
         The ``numerics.method`` values it integrates exactly as the model format defines them.
     stimuli : frozenset of str
-        The :class:`~sourced_neuron.stimulus.Stimulus` kinds it takes.
+        The :class:`~sourced_neuron.spec.stimulus.Stimulus` kinds it takes.
     gpu : bool
         Whether it runs on a GPU.
     time_tic : float or None
@@ -239,7 +241,7 @@ class NetworkSpec:
         return cls([population], [], [], request.dt, request.n_steps, request.seed, request.check_finite)
 
     def raise_nonfinite(self, results: dict) -> None:
-        """Raise :class:`~sourced_neuron.errors.NonFiniteStateError` for the earliest non-finite
+        """Raise :class:`~sourced_neuron.common.errors.NonFiniteStateError` for the earliest non-finite
         state any population reported (ties: the first population, then the lowest neuron)."""
         found = [
             (results[pop.name].nonfinite, k, pop)
@@ -269,7 +271,7 @@ class NetworkSpec:
 
 def check_steps(duration: float, dt: float, what: str = "duration") -> int:
     """The number of steps of a run (``duration / dt`` rounded), refused above
-    :data:`~sourced_neuron.resources.MAX_STEPS` or below one step, before anything is built.
+    :data:`~sourced_neuron.common.resources.MAX_STEPS` or below one step, before anything is built.
 
     Raises
     ------
@@ -286,6 +288,26 @@ def check_steps(duration: float, dt: float, what: str = "duration") -> int:
     if steps < 1:
         raise InputError(f"{what} is shorter than one time step (dt = {dt * 1e3:g} ms)")
     return steps
+
+
+def check_backend_method(capabilities: Capabilities, model: NeuronModel, backend: str) -> None:
+    """Refuse a model whose numerical method the backend cannot apply here.
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        Naming the backend, the model, its method and the methods the backend has.
+    """
+    method = model.numerics.method
+    if method in capabilities.methods:
+        return
+    hint = ""
+    if method == "rkf45" and backend == "brian2":
+        hint = "; rkf45 on brian2 needs the Cython target and GSL (apt-get install libgsl-dev)"
+    raise UnsupportedFeatureError(
+        f"backend {backend!r} cannot integrate model {model.name!r} with method {method!r} here "
+        f"(it can: {', '.join(sorted(capabilities.methods))}){hint}"
+    )
 
 
 def check_backend_grid(capabilities: Capabilities, dt: float, backend: str) -> None:
@@ -338,3 +360,137 @@ class Backend(ABC):
         """Simulate unconnected neurons (:func:`sourced_neuron.simulate`)."""
         spec = NetworkSpec.single(request)
         return self.run_network(spec, progress)[spec.populations[0].name]
+
+    def open_session(self, request: SimulationRequest) -> Session | None:
+        """A live simulation of ``request``'s neurons that goes on from where it stopped each
+        time it is advanced (:class:`Session`), or ``None`` where this backend has none (the
+        default): a caller then simulates the whole input history again with :meth:`run`.
+
+        The session takes the request's model, number of neurons, recorded variables, seed and
+        ``check_finite``; its duration and stimulus are not used (the session runs as many
+        steps as :meth:`Session.advance` asks for, each driven by the current given there).
+        The caller checks the model's method and ``dt`` against :meth:`capabilities` first, as
+        :func:`sourced_neuron.simulate` does.
+        """
+        return None
+
+
+@dataclass(eq=False)
+class Chunk:
+    """What one :meth:`Session.advance` simulated, in SI units.
+
+    Attributes
+    ----------
+    n_steps : int
+        The steps simulated (fewer than asked when a non-finite state stopped the session).
+    spike_indices : numpy.ndarray
+        Neuron index of each spike of the chunk's steps.
+    spike_times : numpy.ndarray
+        Time stamp of each spike (docs/semantics.md: the start of its step), seconds since the
+        session opened.
+    signals : dict
+        Recorded variable to an array of shape ``(n_steps, n_neurons)``: its value at the start
+        of each of the chunk's steps.
+    nonfinite : NonFinite or None
+        With ``check_finite``: the first non-finite state (time since the session opened); the
+        chunk may then end early, and the session cannot go on.
+    """
+
+    n_steps: int
+    spike_indices: np.ndarray
+    spike_times: np.ndarray
+    signals: dict[str, np.ndarray] = field(default_factory=dict)
+    nonfinite: NonFinite | None = None
+
+
+class Session(ABC):
+    """A simulation kept alive between calls (:meth:`Backend.open_session`).
+
+    Advancing by ``a`` steps and then by ``b`` steps is the same run, to the bit, as advancing
+    by ``a + b`` steps with the same currents (and as :meth:`Backend.run` of the whole input
+    where the backend says so): the simulator's state, refractoriness, synaptic traces and
+    random streams carry over. Each :meth:`advance` is held to the limits of a run: at most
+    :data:`~sourced_neuron.common.resources.MAX_STEPS` steps in all, and the recording of a
+    chunk must fit in the available memory.
+
+    Subclasses implement :meth:`_advance` and :meth:`state`, and :meth:`close` where they hold
+    resources. A session is a context manager that closes itself.
+    """
+
+    def __init__(self, request: SimulationRequest):
+        self.request = request
+        #: steps simulated since the session opened
+        self.n_steps = 0
+        self.closed = False
+
+    def advance(self, n_steps: int, current: float | np.ndarray = 0.0) -> Chunk:
+        """Simulate ``n_steps`` more steps.
+
+        Parameters
+        ----------
+        n_steps : int
+            Steps to simulate (zero gives an empty chunk).
+        current : float or numpy.ndarray
+            The current injected into every neuron (amp, read as ``I_ext``; ignored by a model
+            that does not read it): one value for every step, or one per step (``(n_steps,)``).
+
+        Returns
+        -------
+        Chunk
+            The chunk's spikes, the recorded variables at the start of each of its steps, and
+            the first non-finite state if one occurred.
+
+        Raises
+        ------
+        InputError
+            A closed session, a negative count, currents of the wrong shape or not finite, more
+            than ``MAX_STEPS`` steps in all, or a recording that does not fit in memory.
+        """
+        if self.closed:
+            raise InputError("the simulation session was closed")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+            raise InputError(f"a session advances by a whole number of steps, got {n_steps!r}")
+        n_steps = int(n_steps)
+        currents = np.broadcast_to(np.asarray(current, dtype=float), (n_steps,)) if np.ndim(current) == 0 else None
+        if currents is None:
+            currents = np.asarray(current, dtype=float)
+            if currents.shape != (n_steps,):
+                raise InputError(f"a session needs one current per step ({n_steps}), got shape {currents.shape}")
+        if not np.all(np.isfinite(currents)):
+            raise InputError("the currents driving a session must be finite")
+        if n_steps == 0:
+            empty = {name: np.zeros((0, self.request.n_neurons)) for name in self.request.record}
+            return Chunk(0, np.zeros(0, dtype=int), np.zeros(0), empty)
+        dt = self.request.dt
+        if self.n_steps + n_steps > MAX_STEPS:
+            raise InputError(
+                f"a simulation of {self.n_steps + n_steps:,} time steps (dt = {dt * 1e3:g} ms) exceeds the limit of "
+                f"{MAX_STEPS:,} steps per run (docs/semantics.md, 'Limits'): reset the neuron or start a new one"
+            )
+        samples = n_steps * self.request.n_neurons * len(self.request.record)
+        require_memory(
+            24.0 * samples,  # the simulator's monitor, the chunk and the caller's copy, float64 each
+            f"recording {', '.join(self.request.record)} of {self.request.n_neurons} neuron(s) for {n_steps:,} steps",
+            "record fewer variables, or advance by fewer steps at a time",
+        )
+        chunk = self._advance(n_steps, currents)
+        self.n_steps += chunk.n_steps
+        return chunk
+
+    @abstractmethod
+    def _advance(self, n_steps: int, currents: np.ndarray) -> Chunk:
+        """Simulate ``n_steps`` steps (at least one; limits checked), ``currents[k]`` amps in step ``k``."""
+
+    @abstractmethod
+    def state(self) -> dict[str, np.ndarray]:
+        """Every state variable of the model now (after the last step), SI, one value per neuron."""
+
+    def close(self) -> None:
+        """Free what the session holds; it cannot advance afterwards."""
+        self.closed = True
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

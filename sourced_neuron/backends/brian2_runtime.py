@@ -3,26 +3,43 @@
 The code generation target is Brian2's own preference (``prefs.codegen.target``: Cython
 when it can compile, else NumPy); the environment variable
 ``SOURCED_NEURON_BRIAN2_TARGET`` (``numpy`` or ``cython``) overrides it.
+
+Besides whole runs, the backend keeps live simulations (:class:`Brian2Session`, from
+:meth:`Brian2Runtime.open_session`): one network that goes on from where it stopped each time
+it is advanced, which is what :class:`sourced_neuron.SourcedNeuron` uses.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import logging
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulationError, SourcedNeuronError, UnsupportedFeatureError
-from ..model import METHODS, RKF45_ABSOLUTE_ERROR
-from ..progress import Progress
-from ..targets.brian2 import (
+from sourced_neuron.backends.base import (
+    Backend,
+    Capabilities,
+    Chunk,
+    NetworkSpec,
+    NonFinite,
+    PopulationSpec,
+    ProjectionSpec,
+    RunResult,
+    Session,
+    SimulationRequest,
+    WeightRecord,
+    first_nonfinite,
+)
+from sourced_neuron.codegen.brian2 import (
     NONFINITE_EVENT,
     NONFINITE_TIME,
     STIMULUS_NAME,
@@ -32,16 +49,10 @@ from ..targets.brian2 import (
     nonfinite_check,
     nonfinite_flag,
 )
-from .base import (
-    Backend,
-    Capabilities,
-    NetworkSpec,
-    PopulationSpec,
-    ProjectionSpec,
-    RunResult,
-    WeightRecord,
-    first_nonfinite,
-)
+from sourced_neuron.common.errors import SimulationError, SourcedNeuronError, UnsupportedFeatureError
+from sourced_neuron.common.progress import Progress
+from sourced_neuron.spec.parts import INPUT, METHODS, RKF45_ABSOLUTE_ERROR
+from sourced_neuron.spec.stimulus import Stimulus
 
 #: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
 #: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
@@ -55,7 +66,8 @@ TARGET_VARIABLE = "SOURCED_NEURON_BRIAN2_TARGET"
 REPORT_PERIOD = 0.5
 
 
-def _gsl_available() -> bool:
+def gsl_available() -> bool:
+    """Whether the GSL headers Brian2 needs for ``rkf45`` (its GSL state updater) are installed."""
     from brian2 import prefs
 
     folders = [prefs.GSL.directory] if prefs.GSL.directory else ["/usr/include", "/usr/local/include"]
@@ -101,7 +113,7 @@ class Brian2Runtime(Backend):
     @classmethod
     def capabilities(cls) -> Capabilities:
         methods = set(METHODS) - {"rkf45"}
-        if _gsl_available() and codegen_target() != "numpy":
+        if gsl_available() and codegen_target() != "numpy":
             methods.add("rkf45")
         return Capabilities(methods=frozenset(methods))
 
@@ -114,7 +126,7 @@ class Brian2Runtime(Backend):
     def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         import brian2 as b2
 
-        with _errors(spec), _target(codegen_target()), _reported_ourselves(spec.check_finite):
+        with simulator_errors(spec), _target(codegen_target()), _reported_ourselves(spec.check_finite):
             if spec.seed is not None:
                 b2.seed(spec.seed)
             built = build_objects(b2, spec, standalone=False)
@@ -134,6 +146,147 @@ class Brian2Runtime(Backend):
             started = time.perf_counter()
             network.run(duration * b2.second, namespace={}, report=report, report_period=REPORT_PERIOD * b2.second)
         return built.results(run_seconds=time.perf_counter() - started)
+
+    def open_session(self, request: SimulationRequest) -> Brian2Session:
+        """A live Brian2 network of ``request``'s neurons (:class:`Brian2Session`)."""
+        return Brian2Session(request)
+
+
+class Brian2Session(Session):
+    """A Brian2 network of the runtime device kept between chunks (:meth:`Brian2Runtime.open_session`).
+
+    The objects are those of a run (:func:`build_objects`), with the input ``I_ext`` a
+    per-neuron variable that the session sets before the steps it drives, so each chunk takes
+    any currents. Brian2's ``Network.run`` collects garbage and makes every code object again on
+    each call (about 0.1 s); a session prepares its network once (``Network.before_run``, when
+    it opens) and then steps it itself as ``Network.run`` does: in each step every
+    active object in the network's schedule order, then every clock advances (all share ``dt``).
+    A chunk is therefore the same simulation, to the bit, whether it is run in one piece or in
+    several. The monitors are emptied once a chunk is read, so what the session holds does not
+    grow with the simulated time.
+
+    Random numbers (white noise ``xi``) come from a stream of the session's own, started from
+    the request's seed as a run is: NumPy's global generator and Brian2's random-number buffers
+    are swapped in while the session runs and back out afterwards, so simulations in between
+    neither disturb the session's stream nor are disturbed by it.
+    """
+
+    def __init__(self, request: SimulationRequest):
+        super().__init__(request)
+        import brian2 as b2
+        from brian2.devices.device import all_devices
+
+        self._b2 = b2
+        self._device = all_devices["runtime"]
+        self._random: dict | None = None  # the session's random state between chunks
+        self._target = codegen_target()
+        # no stimulus: I_ext is a per-neuron variable (lower's "constant" input), set per chunk
+        self.spec = NetworkSpec.single(replace(request, stimulus=Stimulus.from_user(None, request.n_neurons)))
+        with self._running():
+            self._built = build_objects(b2, self.spec, standalone=False)
+            self._network = network = b2.Network(*self._built.objects)
+            self._clocks = list({obj.clock for obj in network.sorted_objects})
+            for clock in self._clocks:
+                clock.set_interval(0 * b2.second, 0 * b2.second)
+            network._clocks = set(self._clocks)  # as Network.run sets them for before_run
+            network.before_run({})  # the code objects, once (and Brian2 knows the objects are used)
+        #: the active objects in the network's schedule order: what one step runs
+        self._objects = [obj for obj in network.sorted_objects if obj.active]
+        population = self.spec.populations[0]
+        self._population = population.name
+        self._group = self._built.groups[population.name]
+        self._spikes, self._states = self._built.monitors[population.name]
+        self._input = self._group.variables[INPUT].get_value() if INPUT in self._group.variables else None
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        with (
+            simulator_errors(self.spec),
+            _target(self._target),
+            _reported_ourselves(self.spec.check_finite),
+            self._own_random(),
+        ):
+            yield
+
+    @contextmanager
+    def _own_random(self) -> Iterator[None]:
+        """Swap the session's random state in (NumPy's global generator, and Brian2's buffers of
+        random numbers of the Cython target) for the duration, and the outside state back after.
+
+        A new session starts as a run does (Brian2's ``seed``: NumPy's generator seeded, the
+        buffers used up) with buffers of its own: the outside buffers are never freed by it.
+        """
+        device = self._device
+        outside = device.get_random_state()
+        if self._random is None:
+            device.rand_buffer[:] = 0  # no buffer yet (a null pointer): the first draw makes one
+            device.randn_buffer[:] = 0
+            device.seed(self.request.seed)
+        else:
+            device.set_random_state(self._random)
+        try:
+            yield
+        finally:
+            self._random = device.get_random_state()
+            device.set_random_state(outside)
+
+    def _advance(self, n_steps: int, currents: np.ndarray) -> Chunk:
+        second = self._b2.second
+        dt = self.request.dt
+        start = self.n_steps
+        with self._running():
+            for clock in self._clocks:
+                clock.set_interval(start * dt * second, (start + n_steps) * dt * second)
+            done = self._steps(n_steps, currents)
+            self._network.t_ = float((start + done) * dt)
+            return self._read(done)
+
+    def _steps(self, n_steps: int, currents: np.ndarray) -> int:
+        """Run ``n_steps`` steps (fewer once a non-finite state is found); returns how many ran."""
+        objects, clocks, watch = self._objects, self._clocks, bool(self._built.checks)
+        bounds = [0, *(np.flatnonzero(np.diff(currents)) + 1).tolist(), n_steps]
+        done = 0
+        look = time.perf_counter() + REPORT_PERIOD
+        for begin, end in itertools.pairwise(bounds):
+            if self._input is not None:
+                self._input[:] = currents[begin]
+            for _ in range(end - begin):
+                for obj in objects:
+                    obj.run()
+                for clock in clocks:
+                    clock.advance()
+                done += 1
+                if watch and not done % 256 and time.perf_counter() > look:
+                    if self._built.nonfinite_found():  # what follows is not returned
+                        return done
+                    look = time.perf_counter() + REPORT_PERIOD
+        return done
+
+    def _read(self, n_steps: int) -> Chunk:
+        """The chunk's spikes and samples (copies), after which the monitors are emptied."""
+        indices, times = np.zeros(0, dtype=int), np.zeros(0)
+        if self._spikes is not None:
+            variables = self._spikes.variables
+            indices = np.array(variables["i"].get_value(), dtype=int)
+            times = np.array(variables["t"].get_value(), dtype=float)
+            self._spikes.resize(0)
+            variables["N"].set_value(0)
+        signals = {}
+        if self._states is not None:
+            for name in self.request.record:
+                signals[name] = np.array(self._states.variables[name].get_value(), dtype=float)
+            self._states.resize(0)
+        nonfinite = self._built.nonfinite(self._population) if self._population in self._built.checks else None
+        return Chunk(n_steps, indices, times, signals, nonfinite)
+
+    def state(self) -> dict[str, np.ndarray]:
+        variables = self._group.variables
+        return {name: np.array(variables[name].get_value(), dtype=float) for name in self.request.model.state_variables}
+
+    def close(self) -> None:
+        self._network = self._built = self._group = self._spikes = self._states = self._input = None
+        self._objects, self._clocks = [], []
+        super().close()
 
 
 @contextmanager
@@ -170,6 +323,18 @@ class Built:
         """Whether a population has stored a non-finite state (runtime only: reads the arrays)."""
         return any(np.any(self.groups[name].variables[NONFINITE_TIME].get_value() >= 0) for name in self.checks)
 
+    def nonfinite(self, population: str) -> NonFinite | None:
+        """The first non-finite state a watched population stored (runtime only: reads the arrays)."""
+        group = self.groups[population]
+        return first_nonfinite(
+            np.array(getattr(group, NONFINITE_TIME + "_")[:], dtype=float),
+            {
+                name: np.array(getattr(group, nonfinite_flag(name))[:], dtype=bool)
+                for name in self.checks[population].variables
+            },
+            self.spec.dt,
+        )
+
     def results(self, **info) -> dict[str, RunResult]:
         """Spikes and recorded variables per population (copies: Brian2 frees its buffers).
 
@@ -185,14 +350,8 @@ class Built:
             )
             for name in pop.record:
                 result.signals[name] = np.array(getattr(states, name), dtype=float).T  # (samples, neurons)
-            check = self.checks.get(pop.name)
-            if check is not None:
-                group = self.groups[pop.name]
-                result.nonfinite = first_nonfinite(
-                    np.array(getattr(group, NONFINITE_TIME + "_")[:], dtype=float),
-                    {name: np.array(getattr(group, nonfinite_flag(name))[:], dtype=bool) for name in check.variables},
-                    self.spec.dt,
-                )
+            if pop.name in self.checks:
+                result.nonfinite = self.nonfinite(pop.name)
             results[pop.name] = result
         for name, (projection, monitor, variable, synapses) in self.weights.items():
             results[name] = self._weights(projection, monitor, variable, np.array(synapses.w_[:], dtype=float))
@@ -343,12 +502,12 @@ def _from_standalone_device(exc: BaseException) -> bool:
 
 
 @contextmanager
-def _errors(spec: NetworkSpec):
+def simulator_errors(spec: NetworkSpec):
     """Brian2's errors about the model or the run as the package's, naming the model.
 
     Only Brian2's own exception types (and a standalone device's failure to compile or run the
-    project) become :class:`~sourced_neuron.errors.UnsupportedFeatureError` (a method Brian2
-    cannot apply to the equations) or :class:`~sourced_neuron.errors.SimulationError`, chained
+    project) become :class:`~sourced_neuron.common.errors.UnsupportedFeatureError` (a method Brian2
+    cannot apply to the equations) or :class:`~sourced_neuron.common.errors.SimulationError`, chained
     to Brian2's exception. Anything else (this package's own errors, and a ``KeyError`` or
     ``TypeError`` of a bug in this package) propagates as it is.
     """

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cache
-from ..cache import cache_root
-from ..errors import SimulationError, SourcedNeuronError, StorageError
-from ..model import METHODS
-from ..progress import Progress
-from ..targets.brian2 import lower
-from .base import Capabilities, NetworkSpec, RunResult
-from .brian2_runtime import Brian2Runtime, _errors, _gsl_available, build_objects
+from sourced_neuron.backends.base import Capabilities, NetworkSpec, RunResult
+from sourced_neuron.backends.brian2_runtime import Brian2Runtime, build_objects, gsl_available, simulator_errors
+from sourced_neuron.codegen.brian2 import lower
+from sourced_neuron.common import cache
+from sourced_neuron.common.cache import cache_root
+from sourced_neuron.common.errors import SimulationError, SourcedNeuronError, StorageError
+from sourced_neuron.common.progress import Progress
+from sourced_neuron.spec.parts import METHODS
 
 __all__ = ["Brian2CppStandalone", "Brian2Cuda", "project_key"]
 
@@ -46,7 +46,7 @@ class Brian2CppStandalone(Brian2Runtime):
 
     @classmethod
     def capabilities(cls) -> Capabilities:
-        methods = set(METHODS) - ({"rkf45"} if not _gsl_available() else set())
+        methods = set(METHODS) - ({"rkf45"} if not gsl_available() else set())
         return Capabilities(methods=frozenset(methods))
 
     @classmethod
@@ -84,7 +84,7 @@ class Brian2CppStandalone(Brian2Runtime):
         import brian2 as b2
         from brian2.devices.device import device, set_device
 
-        with _errors(spec):
+        with simulator_errors(spec):
             gc.collect()  # objects of an earlier run still hold the names this one uses
             default_dt = b2.defaultclock.dt
             set_device(self.device, directory=str(folder), build_on_run=False)
@@ -132,7 +132,7 @@ def _run_array(path: Path) -> bool:
 
 def _check_project(folder: Path) -> None:
     """Remove a project whose program or arrays do not match their digests (or that has none:
-    its build was interrupted), with a :class:`~sourced_neuron.cache.CacheWarning`, so that it
+    its build was interrupted), with a :class:`~sourced_neuron.common.cache.CacheWarning`, so that it
     is built again from scratch (``make`` alone would keep a truncated program: it is newer
     than its sources)."""
     cache.remove_stale(folder)

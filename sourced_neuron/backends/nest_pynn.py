@@ -1,7 +1,7 @@
 """Backend ``nest``: NEST through PyNN, running the model's generated NESTML.
 
-The model is generated as NESTML (:mod:`sourced_neuron.targets.nestml`), compiled once into a
-cached NEST module (:mod:`sourced_neuron.nestbuild`) and used as a PyNN native cell type built
+The model is generated as NESTML (:mod:`sourced_neuron.codegen.nestml`), compiled once into a
+cached NEST module (:mod:`sourced_neuron.backends.nestbuild`) and used as a PyNN native cell type built
 from the model's own definition (so PyNN never has to guess parameters from NEST's defaults).
 Its variables hold SI magnitudes. Timing follows docs/semantics.md: NEST stamps a spike at the
 end of the step that produced it, so stamps are moved back one step; current sources take
@@ -21,14 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import InputError
-from ..model import RKF45_ABSOLUTE_ERROR, NeuronModel
-from ..nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
-from ..progress import Progress
-from ..stimulus import Stimulus
-from ..targets.brian2 import NONFINITE_TIME, nonfinite_flag
-from ..units import si_magnitude
-from .base import (
+from sourced_neuron.backends.base import (
     Backend,
     Capabilities,
     NetworkSpec,
@@ -38,6 +31,14 @@ from .base import (
     WeightRecord,
     first_nonfinite,
 )
+from sourced_neuron.backends.nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
+from sourced_neuron.codegen.brian2 import NONFINITE_TIME, nonfinite_flag
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.common.progress import Progress
+from sourced_neuron.spec.model import NeuronModel
+from sourced_neuron.spec.parts import RKF45_ABSOLUTE_ERROR
+from sourced_neuron.spec.stimulus import Stimulus
+from sourced_neuron.spec.units import si_magnitude
 
 __all__ = ["NestPyNN", "pynn_cell_type"]
 

@@ -7,8 +7,8 @@ import inspect
 import sys
 from pathlib import Path
 
-from .neuron import SourcedNeuron
-from .seed_api import SECTIONS, snake_case
+from sourced_neuron.wrapper.neuron import SourcedNeuron
+from sourced_neuron.wrapper.seed_api import SECTIONS, snake_case
 
 HEADER = """# The Sourced Neuron API
 
@@ -30,7 +30,7 @@ has no unit and is refused); `PathLike` a file name (a string or a path: not byt
 no null byte); `ModelSource` a `NeuronModel`, a library model name or a model file; `Neuron`
 another `SourcedNeuron`. A wrong argument (`None` where a value is needed, a list where one
 number is expected, a number that is not finite, an array of the wrong shape, a path with a null
-byte, a folder or a FIFO where a file is read) raises `sourced_neuron.errors.InputError` (a
+byte, a folder or a FIFO where a file is read) raises `sourced_neuron.common.errors.InputError` (a
 `UnitError` for a value with the wrong unit) whose message names the function, the argument,
 what it expects and what it got, such as `SetBias: argument 'b' expects a finite number, got
 list [0.5]`; a wrong type is refused before the function runs, so nothing changes. Any other

@@ -1,6 +1,6 @@
 """The boundary of the wrapper: every argument of every public method of
 :class:`~sourced_neuron.SourcedNeuron` is checked against the method's type hints before the
-method runs, so a wrong argument is an :class:`~sourced_neuron.errors.InputError` (never a plain
+method runs, so a wrong argument is an :class:`~sourced_neuron.common.errors.InputError` (never a plain
 ``TypeError`` or ``ValueError`` from deep inside NumPy, Brian2 or ``pathlib``).
 
 How it works
@@ -38,6 +38,10 @@ NumPy arrays; an ``int`` hint takes Python and NumPy integers only (``2.0`` is r
 
 from __future__ import annotations
 
+from sourced_neuron.common import brian2_import  # noqa: F401 - before Brian2: keeps the user's excepthook
+
+# isort: split
+
 import contextvars
 import functools
 import inspect
@@ -54,7 +58,7 @@ import numpy as np
 import quantities as pq
 from brian2.units.fundamentalunits import Quantity as Brian2Quantity
 
-from ..errors import InputError
+from sourced_neuron.common.errors import InputError
 
 __all__ = [
     "ArrayLike",

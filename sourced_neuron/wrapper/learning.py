@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from .activations import activation_pair
-from .arguments import ArrayLike
-from .core import NeuronCore, finite_vector, number, numbers
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.wrapper.activations import activation_pair
+from sourced_neuron.wrapper.arguments import ArrayLike
+from sourced_neuron.wrapper.core import NeuronCore, finite_vector, number, numbers
 
 _LOSSES = ("mse", "log", "huber")
 _EPS = 1e-12  # keeps log loss finite when a non-ideal output reaches 0 or 1
@@ -55,23 +55,24 @@ def _count(value: Any, what: str, minimum: int = 1) -> int:
 class Learning(NeuronCore):
     """Functions 37-53 of the API, and ``Train``/``Predict``."""
 
-    # defaults (each neuron gets its own values on first change; never mutated in place)
-    learning_rate = 0.1
-    _lr0 = 0.1  # the rate DecayLR starts from (set by SetLR)
-    target: Any = None
-    last_error: Any = None
-    last_loss: float | None = None
-    loss_name = "mse"
-    huber_delta = 1.0
-    l1 = 0.0
-    l2 = 0.0
-    clip_value: float | None = None
-    clip_norm = False
-    samples_per_update = 1
-    optimizer: dict[str, Any] = {"name": "sgd"}  # noqa: RUF012 - replaced, never mutated
-    _grad_sum: dict[str, Any] = {}  # noqa: RUF012 - "weights"/"bias" -> summed data gradient
-    _grad_count: dict[str, int] = {}  # noqa: RUF012 - samples in each sum
-    _opt_state: dict[str, dict[str, Any]] = {}  # noqa: RUF012 - optimiser state per parameter
+    def _setup(self) -> None:
+        super()._setup()
+        self.learning_rate = 0.1
+        self._lr0 = 0.1  # the rate DecayLR starts from (set by SetLR)
+        self.target: Any = None
+        self.last_error: Any = None
+        self.last_loss: float | None = None
+        self.loss_name = "mse"
+        self.huber_delta = 1.0
+        self.l1 = 0.0
+        self.l2 = 0.0
+        self.clip_value: float | None = None
+        self.clip_norm = False
+        self.samples_per_update = 1
+        self.optimizer: dict[str, Any] = {"name": "sgd"}
+        self._grad_sum: dict[str, Any] = {}  # "weights"/"bias" -> summed data gradient
+        self._grad_count: dict[str, int] = {}  # samples in each sum
+        self._opt_state: dict[str, dict[str, Any]] = {}  # optimiser state per parameter
 
     # --- targets and errors ---------------------------------------------------------------------
 
@@ -393,15 +394,13 @@ class Learning(NeuronCore):
             raise InputError("the weight update is not finite (lower the learning rate or clip the gradients)")
         self._consume("weights")
         self.weights[:] = new
-        changed = getattr(self, "_weights_changed", None)
-        if changed is not None:
-            changed()
+        self._weights_changed()
         return self
 
     def _within_limits(self, w: np.ndarray) -> np.ndarray:
         """``w`` kept within ``SetMaxWeight``'s bound (``|w_i| <= max``) and ``SetMinWeight``'s
         floor (``|w_i| >= min``, a zero weight becoming ``+min``), when those are set."""
-        ceiling, floor = getattr(self, "_max_weight", None), getattr(self, "_min_weight", None)
+        ceiling, floor = self._max_weight, self._min_weight  # the validation section's bounds
         if ceiling is not None:
             w = np.clip(w, -ceiling, ceiling)
         if floor:
@@ -677,7 +676,7 @@ class Learning(NeuronCore):
         self._check_loss(self.loss_name)
         if self.loss_name == "log" and np.any((goals < 0) | (goals > 1)):
             raise InputError("log loss needs targets in [0, 1]")
-        saved = (self.inputs, self.target, getattr(self, "_input_since", 0.0))
+        saved = (self.inputs, self.target, self._input_since)
         size = self.samples_per_update
         history = []
         try:

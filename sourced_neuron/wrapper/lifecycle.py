@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from ..backends import backend_status
-from ..errors import InputError, SourcedNeuronError
-from .arguments import ArrayLike, Duration, PathLike, Vector, WithUnits
-from .core import NEURON_ID, NeuronCore, finite_vector, number
-
-_ID = NEURON_ID
+from sourced_neuron.backends import backend_status
+from sourced_neuron.common.errors import InputError, SourcedNeuronError
+from sourced_neuron.common.version import VERSION
+from sourced_neuron.wrapper.arguments import ArrayLike, Duration, PathLike, Vector, WithUnits
+from sourced_neuron.wrapper.core import NEURON_ID, NeuronCore, finite_vector, number
 
 
 class Lifecycle(NeuronCore):
@@ -100,9 +99,7 @@ class Lifecycle(NeuronCore):
         self.forget()
         self.inputs = np.zeros(len(self.weights), dtype=self.dtype)
         self._input_since = 0.0
-        queue = getattr(self, "_queue", None)
-        if queue is not None:
-            queue.clear()
+        self._queue.clear()  # the persistence section's stream buffer
         return self
 
     def InitXavier(self) -> Lifecycle:
@@ -140,14 +137,12 @@ class Lifecycle(NeuronCore):
         >>> parent = SourcedNeuron("lif"); child = parent.CopyNeu(); child.id != parent.id
         True
         """
-        links = getattr(self, "_links", None)
-        if links is not None:  # links belong to the original; the copy starts unbound
-            self._links = {}
+        links = self._links  # the topology section's links belong to the original; the copy starts unbound
+        self._links = {}
         try:
             twin = copy.deepcopy(self)
         finally:
-            if links is not None:
-                self._links = links
+            self._links = links
         twin.id = f"{self.model.name}-{twin.rng.integers(1 << 32):08x}"
         twin.rng = np.random.default_rng(self.rng.integers(1 << 63))
         return twin
@@ -161,7 +156,7 @@ class Lifecycle(NeuronCore):
         >>> SourcedNeuron("lif").SetID("cell_7").id
         'cell_7'
         """
-        if not _ID.match(name):
+        if not NEURON_ID.match(name):
             raise InputError(
                 f"neuron ID must be 1-64 letters, digits, '_', '.' or '-' starting with a letter or '_', got {name!r}"
             )
@@ -232,9 +227,7 @@ class Lifecycle(NeuronCore):
         >>> SourcedNeuron("lif").Version()  # doctest: +SKIP
         '0.1.0'
         """
-        from .. import __version__
-
-        return __version__
+        return VERSION
 
     def Shutdown(self, path: PathLike | None = None) -> Path:
         """End the session: apply the queued stream input (if any), save the final state with
@@ -244,7 +237,7 @@ class Lifecycle(NeuronCore):
         --------
         >>> SourcedNeuron("lif").Shutdown("/tmp/cell.json")  # doctest: +SKIP
         """
-        if getattr(self, "_queue", None):
+        if self._queue:
             self.FlushQueue()
         saved = self.SaveModel(Path(path) if path is not None else Path(f"{self.id}.json"))
         self.closed = True

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import inspect
 
-from .activations import ActivationFunctions
-from .core import NeuronCore
-from .learning import Learning
-from .lifecycle import Lifecycle
-from .performance import Performance
-from .persistence import Persistence
-from .seed_api import NAMES, snake_case
-from .signals import SignalProcessing
-from .topology import Topology
-from .validation import Validation
+from sourced_neuron.wrapper.activations import ActivationFunctions
+from sourced_neuron.wrapper.core import NeuronCore
+from sourced_neuron.wrapper.learning import Learning
+from sourced_neuron.wrapper.lifecycle import Lifecycle
+from sourced_neuron.wrapper.performance import Performance
+from sourced_neuron.wrapper.persistence import Persistence
+from sourced_neuron.wrapper.seed_api import NAMES, snake_case
+from sourced_neuron.wrapper.signals import SignalProcessing
+from sourced_neuron.wrapper.topology import Topology
+from sourced_neuron.wrapper.validation import Validation
 
 __all__ = ["SourcedNeuron"]
 

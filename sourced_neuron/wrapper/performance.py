@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from .. import analysis
-from ..backends import backend_status
-from ..errors import BackendUnavailableError, InputError
-from .arguments import ArrayLike, Batch, Duration, PathLike
-from .core import FLOAT32_BACKENDS, Neuron, NeuronCore, finite_vector, number, seconds
+from sourced_neuron.analysis import measures as analysis
+from sourced_neuron.backends import backend_status
+from sourced_neuron.common.errors import BackendUnavailableError, InputError
+from sourced_neuron.wrapper.arguments import ArrayLike, Batch, Duration, PathLike
+from sourced_neuron.wrapper.core import FLOAT32_BACKENDS, Neuron, NeuronCore, finite_vector, number, seconds
 
 #: free energy of hydrolysing one ATP in a cell (about 50 kJ/mol; 50-60 kJ/mol under
 #: physiological conditions), used to turn ATP per second into watts
@@ -56,7 +56,7 @@ def threshold_level(model: Any) -> pq.Quantity | None:
     with ``v`` the membrane potential and ``P`` a parameter in volts; else None."""
     import re
 
-    from ..model import VOLT
+    from sourced_neuron.spec.parts import VOLT
 
     match = re.fullmatch(r"\s*(\w+)\s*>=?\s*(\w+)\s*", model.threshold or "")
     if match is None or match.group(1) != model.membrane_potential:
@@ -70,7 +70,9 @@ def threshold_level(model: Any) -> pq.Quantity | None:
 class Performance(NeuronCore):
     """Functions 86-100 of the API."""
 
-    _weight_group: _WeightGroup | None = None
+    def _setup(self) -> None:
+        super()._setup()
+        self._weight_group: _WeightGroup | None = None  # the neurons sharing this one's weights (SharedMem)
 
     # --- training aids ------------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class Performance(NeuronCore):
 
     def AvgEnergy(self, costs: analysis.EnergyCosts | None = None) -> dict[str, Any]:
         """Estimate the neuron's metabolic cost since the last reset, with Attwell & Laughlin's
-        (2001) energy budget (``sourced_neuron.analysis.energy`` of ``LogActivity``): ATP for
+        (2001) energy budget (``sourced_neuron.analysis.measures.energy`` of ``LogActivity``): ATP for
         its action potentials, for the synaptic transmission they cause, and for the resting
         potential, averaged over the simulated time.
 
@@ -226,7 +228,7 @@ class Performance(NeuronCore):
         dict
             ``atp_per_second`` (ATP molecules per second; the energy of ATP hydrolysis depends on
             the cell's conditions, so no watts are given), ``n_spikes``,
-            ``duration`` (ms), ``estimate`` (the :class:`~sourced_neuron.analysis.EnergyEstimate`
+            ``duration`` (ms), ``estimate`` (the :class:`~sourced_neuron.analysis.measures.EnergyEstimate`
             with the split).
 
         Examples
@@ -236,7 +238,7 @@ class Performance(NeuronCore):
         if self.t <= 0:
             raise InputError("no activity to estimate: the neuron has not been integrated since the reset")
         if costs is not None and not isinstance(costs, analysis.EnergyCosts):
-            raise InputError(f"costs must be a sourced_neuron.analysis.EnergyCosts, got {costs!r}")
+            raise InputError(f"costs must be a sourced_neuron.analysis.measures.EnergyCosts, got {costs!r}")
         estimate = analysis.energy(self.LogActivity(), costs, per_neuron_budget=True)
         rate = estimate.atp_per_second
         return {
@@ -249,7 +251,7 @@ class Performance(NeuronCore):
     def EnableGPU(self) -> Performance:
         """Run the spiking simulation on an NVIDIA GPU: switch the backend to ``brian2-cuda``
         (Brian2CUDA generates and runs CUDA kernels), when it is usable; otherwise raise
-        :class:`~sourced_neuron.errors.BackendUnavailableError` with the reason. The artificial
+        :class:`~sourced_neuron.common.errors.BackendUnavailableError` with the reason. The artificial
         neuron's arithmetic stays on the CPU (NumPy).
 
         Examples
@@ -349,14 +351,12 @@ class Performance(NeuronCore):
         for other in group:
             if other is self or other.weights is self.weights:
                 continue
-            if getattr(other, "_weight_group", None) is not None:
+            if other._weight_group is not None:
                 other._leave_weight_group()
             other.weights = self.weights
             other._weight_group = self._weight_group
             self._weight_group.members.add(other)
-            changed = getattr(other, "_weights_changed", None)
-            if changed is not None:
-                changed()
+            other._weights_changed()
         return self
 
     def _weight_peers(self) -> list[NeuronCore]:
@@ -387,9 +387,7 @@ class Performance(NeuronCore):
         chosen = self.rng.random(n) < probability
         noise = self.rng.normal(0.0, sigma, n) * chosen
         self.weights[:] = (self.weights + noise).astype(self.dtype)
-        changed = getattr(self, "_weights_changed", None)
-        if changed is not None:
-            changed()
+        self._weights_changed()
         return self
 
     def Crossover(self, n2: Neuron, mix: float = 0.5) -> NeuronCore:
@@ -434,7 +432,7 @@ class Performance(NeuronCore):
         >>> SourcedNeuron("lif").SetBias(3).Integrate("100 ms").PlotNeuron("lif.png")  # doctest: +SKIP
         PosixPath('lif.png')
         """
-        from ..plotting import plot_block
+        from sourced_neuron.analysis.plotting import plot_block
 
         return plot_block(self.LogActivity(), path, threshold=threshold_level(self.model))
 
@@ -450,7 +448,7 @@ class Performance(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=4).InitHe().HeatMap("weights.png")  # doctest: +SKIP
         PosixPath('weights.png')
         """
-        from ..plotting import _save, plt
+        from sourced_neuron.analysis.plotting import plt, save_figure
 
         inputs = [f"in {k}" for k in range(len(self.weights))]
         rows = [(f"input weights of {self.id}", inputs, np.asarray(self.weights, dtype=float), "weight")]
@@ -474,7 +472,7 @@ class Performance(NeuronCore):
         except Exception:
             plt.close(figure)
             raise
-        return _save(figure, path)
+        return save_figure(figure, path)
 
     def _link_rows(self) -> list[tuple[str, list[str], np.ndarray, str]]:
         """Rows of the heat map for the links to other neurons (``GetLinks``), one per unit."""
@@ -578,8 +576,8 @@ class Performance(NeuronCore):
 
 
 def _check_library(neuron: Any) -> str:
-    from ..library import library_models, load_model
-    from ..model import NeuronModel
+    from sourced_neuron.spec.library import library_models, load_model
+    from sourced_neuron.spec.model import NeuronModel
 
     names = library_models()
     for name in names:
@@ -590,16 +588,16 @@ def _check_library(neuron: Any) -> str:
 
 
 def _check_activations(neuron: Any) -> str:
-    from .activations import _BASE_NAMES, ACTIVATIONS
+    from sourced_neuron.wrapper.activation_registry import ACTIVATIONS, BASE_NAMES
 
     x = np.array([-2.3, -0.7, -0.2, 0.3, 1.1, 2.9])  # away from the kinks at 0
     h = 1e-6
-    for name in _BASE_NAMES:
+    for name in BASE_NAMES:
         f, df = ACTIVATIONS[name]
         numeric = (f(x + h) - f(x - h)) / (2 * h)
         if not np.allclose(df(x), numeric, rtol=1e-5, atol=1e-7):
             raise AssertionError(f"the derivative of {name} differs from finite differences: {df(x)} vs {numeric}")
-    return f"{len(_BASE_NAMES)} activation derivatives match finite differences"
+    return f"{len(BASE_NAMES)} activation derivatives match finite differences"
 
 
 def _check_poisson(neuron: Any) -> str:
@@ -615,8 +613,8 @@ def _check_poisson(neuron: Any) -> str:
 
 
 def _check_lif(neuron: Any) -> str:
-    from ..library import load_model
-    from ..simulation import simulate
+    from sourced_neuron.run.simulation import simulate
+    from sourced_neuron.spec.library import load_model
 
     if backend_status().get("brian2") is not None:
         return "skipped: Brian2 is not available"

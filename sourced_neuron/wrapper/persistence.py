@@ -24,11 +24,13 @@ import numpy as np
 import quantities as pq
 import yaml
 
-from ..errors import InputError, ModelError
-from ..files import as_path, read_text, write_text
-from ..model import NeuronModel
-from .arguments import Duration, Inputs, PathLike, Vector, checked, user_code
-from .core import History, NeuronCore, finite_vector
+from sourced_neuron.common.errors import InputError, ModelError
+from sourced_neuron.common.files import as_path, read_text, write_text
+from sourced_neuron.common.version import VERSION
+from sourced_neuron.spec.model import NeuronModel
+from sourced_neuron.wrapper.activation_registry import ACTIVATIONS, activation_pair
+from sourced_neuron.wrapper.arguments import Duration, Inputs, PathLike, Vector, checked, user_code
+from sourced_neuron.wrapper.core import NEURON_ID, History, NeuronCore, finite_vector
 
 #: version of the saved-neuron file layout; files of another version are refused
 FORMAT_VERSION = 1
@@ -148,12 +150,15 @@ class _Reader:
 class Persistence(NeuronCore):
     """Functions 76-85 of the API."""
 
-    # the stream buffer (StreamIn/FlushQueue); each neuron gets its own on first use
-    _queue: deque | None = None
-    _queue_capacity = DEFAULT_CAPACITY
-    _queue_overflow = "drop_oldest"
-    stream_dropped = 0  # inputs the buffer's overflow policy dropped so far
-    _watchers: tuple = ()  # WatchWeight listeners: dicts (callback, threshold, snapshot)
+    def _setup(self) -> None:
+        super()._setup()
+        # the stream buffer (StreamIn/FlushQueue)
+        self._queue: deque[np.ndarray] = deque()
+        self._queue_capacity = DEFAULT_CAPACITY
+        self._queue_overflow = "drop_oldest"
+        self.stream_dropped = 0  # inputs the buffer's overflow policy dropped so far
+        self._watchers: tuple[dict[str, Any], ...] = ()  # WatchWeight listeners: (callback, threshold, snapshot)
+        self.weight_alerts: list[dict[str, Any]] = []  # what the listeners raised
 
     # --- saving and loading -------------------------------------------------------------------
 
@@ -194,7 +199,7 @@ class Persistence(NeuronCore):
         (``SourcedNeuron.LoadModel(path)``) it returns a new neuron. The model is read with the
         model checker (a file never executes code). A file of another format version, a corrupt
         or truncated file, or a field of the wrong type or shape is refused with an
-        :class:`~sourced_neuron.errors.InputError` naming the file and the field, and nothing
+        :class:`~sourced_neuron.common.errors.InputError` naming the file and the field, and nothing
         changes. Weights of the same size are written into the present array (neurons sharing
         it through ``SharedMem`` see them).
 
@@ -222,13 +227,8 @@ class Persistence(NeuronCore):
 
     def _saved(self) -> dict[str, Any]:
         """Everything ``SaveModel`` writes, as JSON data."""
-        from .. import __version__
-
-        earlier = 0  # spikes of finished epochs (FireImpulse's count includes them)
-        for epoch in self.epochs:
-            train = epoch.block.segments[0].spiketrains[0].rescale(pq.s).magnitude
-            earlier += int(np.sum(train <= epoch.n_steps * epoch.dt * (1 + 1e-12)))
-        learning = {key: _plain(getattr(self, name)) for name, key in LEARNING_FIELDS if hasattr(self, name)}
+        earlier = sum(epoch.recording.spikes.size for epoch in self.epochs)  # FireImpulse's count includes them
+        learning = {key: _plain(getattr(self, name)) for name, key in LEARNING_FIELDS}  # the learning section's
 
         def optional(values: Any) -> list | None:
             return None if values is None else np.asarray(values, dtype=float).tolist()
@@ -236,7 +236,7 @@ class Persistence(NeuronCore):
         return {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "sourced_neuron_version": __version__,
+            "sourced_neuron_version": VERSION,
             "id": self.id,
             "model": self.model.name,
             "model_yaml": self.model.to_yaml(),
@@ -262,7 +262,7 @@ class Persistence(NeuronCore):
                 "steps": [int(k) for k in self.history.steps],
                 "currents_A": [float(c) for c in self.history.currents],
                 "in_flight_A": np.asarray(self.history.in_flight, dtype=float).tolist(),
-                "input_since_s": float(getattr(self, "_input_since", 0.0)) - self.epoch_start,
+                "input_since_s": float(self._input_since) - self.epoch_start,
                 "delivered": max(0, int(self._delivered) - earlier),
             },
             "learning": learning,
@@ -270,10 +270,7 @@ class Persistence(NeuronCore):
 
     def _read_saved(self, text: str, where: str) -> dict[str, Any]:
         """The attribute values a saved neuron restores, every field checked (nothing set)."""
-        from .. import __version__
-        from ..backends import REGISTRY
-        from .activations import activation_pair
-        from .lifecycle import _ID
+        from sourced_neuron.backends import REGISTRY
 
         def refuse_constant(token: str) -> None:
             raise ValueError(f"{token} is not a number JSON allows")
@@ -292,8 +289,7 @@ class Persistence(NeuronCore):
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise InputError(
-                f"{where}: saved in format version {version!r}; sourced_neuron {__version__} reads version "
-                f"{FORMAT_VERSION}"
+                f"{where}: saved in format version {version!r}; sourced_neuron {VERSION} reads version {FORMAT_VERSION}"
             )
         r = _Reader(data, where)
         values: dict[str, Any] = {}
@@ -318,7 +314,7 @@ class Persistence(NeuronCore):
             raise r.fail("backend", f"names no backend ({backend!r}; backends: {', '.join(REGISTRY)})")
         values["backend"] = backend
         identifier = r.text("id")
-        if not _ID.match(identifier):
+        if not NEURON_ID.match(identifier):
             raise r.fail("id", f"is not a valid neuron ID ({identifier!r})")
         values["id"] = identifier
         seed = r.get("seed")
@@ -405,18 +401,14 @@ class Persistence(NeuronCore):
         if self.weights.shape == weights.shape and self.weights.dtype == weights.dtype:
             self.weights[:] = weights  # keeps a SharedMem array shared
         else:
-            leave = getattr(self, "_leave_weight_group", None)
-            if leave is not None:
-                leave()
+            self._leave_weight_group()  # the performance section's SharedMem group
             self.weights = weights
         for name, value in values.items():
             setattr(self, name, value)
         self.epochs = []
         self.closed = False
-        self._block, self._replayed_steps = None, -1
-        changed = getattr(self, "_weights_changed", None)
-        if changed is not None:
-            changed()
+        self._invalidate()  # the restored state is simulated again from the saved history
+        self._weights_changed()
 
     # --- activity and hidden state ------------------------------------------------------------
 
@@ -424,7 +416,7 @@ class Persistence(NeuronCore):
         """The neuron's activity since the last reset as a ``neo.Block``, for debugging: one
         segment with the spike train and the trace of every state variable from 0 to ``t``,
         annotated with the neuron's ID, model, backend, weights and bias. Analysis and plotting
-        functions of the package take it (``sourced_neuron.analysis``, ``plotting``).
+        functions of the package take it (``sourced_neuron.analysis.measures``, ``plotting``).
 
         Examples
         --------
@@ -487,8 +479,6 @@ class Persistence(NeuronCore):
         >>> [s["stage"] for s in SourcedNeuron("lif").TracePath()][:3]  # doctest: +SKIP
         ['input', 'scaled', 'normalised']
         """
-        from .activations import ACTIVATIONS
-
         raw = np.array(self.inputs, dtype=self.dtype, copy=True)
         scaled = raw * self.dtype.type(self.input_scale)
         if self.input_mean is not None:
@@ -583,7 +573,7 @@ class Persistence(NeuronCore):
         size = self._queue_capacity if capacity is None else capacity
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
             raise InputError(f"capacity must be a positive integer, got {capacity!r}")
-        queue = self._queue if self._queue is not None else deque()
+        queue = self._queue
         if len(queue) > size:
             raise InputError(f"capacity {size} is below the {len(queue)} inputs waiting: FlushQueue first")
         items = [] if data is None else self._stream_items(data)
@@ -649,7 +639,7 @@ class Persistence(NeuronCore):
         if not apply:
             queue.clear()
             return count
-        if getattr(self, "closed", False):
+        if self.closed:
             raise InputError(f"neuron {self.id} was shut down; its queued input cannot be applied")
         n = len(self.weights)
         if any(len(item) != n for item in queue):
@@ -695,8 +685,6 @@ class Persistence(NeuronCore):
         (limit,) = finite_vector(threshold, "threshold", 1)
         if limit < 0:
             raise InputError(f"threshold must be non-negative, got {threshold!r}")
-        if not isinstance(getattr(self, "weight_alerts", None), list):
-            self.weight_alerts: list[dict[str, Any]] = []
         watcher = {"callback": callback, "threshold": float(limit), "snapshot": np.array(self.weights, dtype=float)}
         self._watchers = (*self._watchers, watcher)
         return self
@@ -711,12 +699,10 @@ class Persistence(NeuronCore):
         >>> n = SourcedNeuron("lif", n_inputs=1).WatchWeight(); n.weights[0] = 3.0; len(n.CheckWatchers())
         1
         """
-        peers = getattr(self, "_weight_peers", None)
         alerts = []
-        for neuron in peers() if peers is not None else [self]:
-            check = getattr(neuron, "_check_own_watchers", None)
-            if check is not None:
-                alerts += check()
+        for neuron in self._weight_peers():
+            if isinstance(neuron, Persistence):
+                alerts += neuron._check_own_watchers()
         return alerts
 
     def _check_own_watchers(self) -> list[dict[str, Any]]:
@@ -829,9 +815,7 @@ class Persistence(NeuronCore):
         self.weights[:] = weights.astype(self.dtype)
         if bias is not None:
             self.bias = float(bias)
-        changed = getattr(self, "_weights_changed", None)
-        if changed is not None:
-            changed()
+        self._weights_changed()
         return self
 
 

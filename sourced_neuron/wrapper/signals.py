@@ -11,15 +11,13 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from ..errors import InputError
-from .arguments import Duration, Inputs, WithUnits
-from .core import NeuronCore, finite_vector, seconds
+from sourced_neuron.common.errors import InputError
+from sourced_neuron.wrapper.arguments import Duration, Inputs, WithUnits
+from sourced_neuron.wrapper.core import NeuronCore, finite_vector, seconds
 
 
 class SignalProcessing(NeuronCore):
     """Functions 15-24 of the API."""
-
-    _input_since = 0.0  # s: when the present input arrived (pulses last PulseWidth from there)
 
     def ProcInput(self, data: Inputs) -> np.ndarray:
         """Receive an input vector (``n_inputs`` values) or a batch (``(n, n_inputs)``), keep it
@@ -74,12 +72,17 @@ class SignalProcessing(NeuronCore):
         present input (``current_scale`` times ``SumSignals``); after ``PulseWidth(t)`` the input
         acts only for ``t`` after it arrived. ``dt`` must be whole time steps of the model.
 
+        The input is recorded here and simulated when the state is next asked for (``GetState``,
+        ``FireImpulse``, ...): on ``brian2`` by continuing the neuron's live simulation, so a
+        step costs the same however long the neuron has run, and ``Integrate("37 ms")`` then
+        ``Integrate("63 ms")`` is the same run, to the bit, as ``Integrate("100 ms")``.
+
         Examples
         --------
         >>> SourcedNeuron("lif").SetBias(2.0).Integrate("100 ms").GetState()["n_spikes"]  # doctest: +SKIP
         7
         """
-        if getattr(self, "closed", False):
+        if self.closed:
             raise InputError(f"neuron {self.id} was shut down; create or load a new one")
         steps = self.steps_of(dt, "dt")
         if steps < 1:
@@ -244,8 +247,8 @@ class SignalProcessing(NeuronCore):
 
 def _per_second(rate: Any) -> float:
     """A rate (``"50 Hz"``, a quantity, or a plain number per second) in 1/s."""
-    from ..model import SECOND
-    from ..units import as_quantity
+    from sourced_neuron.spec.parts import SECOND
+    from sourced_neuron.spec.units import as_quantity
 
     if isinstance(rate, int | float | np.number) and not isinstance(rate, bool):
         value = float(rate)

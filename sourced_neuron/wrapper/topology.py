@@ -21,6 +21,10 @@ port is stored with a negative weight and sent to the simulator as a positive co
 
 from __future__ import annotations
 
+from sourced_neuron.common import brian2_import  # noqa: F401 - before Brian2: keeps the user's excepthook
+
+# isort: split
+
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +35,12 @@ import numpy as np
 import quantities as pq
 from brian2.units.fundamentalunits import get_dimensions
 
-from .. import expressions as ex
-from ..errors import InputError, SourcedNeuronError
-from ..model import VOLT, ReceptorPort
-from ..units import as_quantity, neo_unit
-from .arguments import Duration, WithUnits
-from .core import Neuron, NeuronCore
+from sourced_neuron.common.errors import InputError, SourcedNeuronError
+from sourced_neuron.spec import expressions as ex
+from sourced_neuron.spec.parts import VOLT, ReceptorPort
+from sourced_neuron.spec.units import as_quantity, neo_unit
+from sourced_neuron.wrapper.arguments import Duration, WithUnits
+from sourced_neuron.wrapper.core import Neuron, NeuronCore
 
 #: receptor port names that suggest excitation / inhibition (matched anywhere in the name)
 EXCITATORY = ("exc", "ampa", "nmda", "glu")
@@ -93,9 +97,13 @@ def _kind(port: ReceptorPort) -> str:
 class Topology(NeuronCore):
     """Functions 54-63 of the API, and :meth:`RunNetwork`."""
 
-    detached = False  # set by PruneOrphan: the neuron was removed from the graph
-    _layer: int | None = None  # SetLayer's override of the derived layer
-    _position: np.ndarray | None = None  # SetPosition's coordinates (µm)
+    def _setup(self) -> None:
+        super()._setup()
+        self.detached = False  # set by PruneOrphan: the neuron was removed from the graph
+        self._layer: int | None = None  # SetLayer's override of the derived layer
+        self._position: np.ndarray | None = None  # SetPosition's coordinates (µm)
+        #: ``("out" | "in", id(peer)) -> Link``: both ends of a link hold it (copies start unbound)
+        self._links: dict[tuple[str, int], Link] = {}
 
     # --- links ------------------------------------------------------------------------------------
 
@@ -400,7 +408,7 @@ class Topology(NeuronCore):
         --------
         >>> source.Excite(target).RunNetwork("100 ms", backend="brian2")  # doctest: +SKIP
         """
-        from ..network import Network
+        from sourced_neuron.run.network import Network
 
         nodes = self._component()
         seen: dict[str, Any] = {}
@@ -434,16 +442,10 @@ class Topology(NeuronCore):
                         receptor=link.receptor,
                     )
         block = net.run(duration, backend=backend or self.backend, progress=False)
+        from sourced_neuron.results.blocks import rename_populations
+
         ids = {name: node.id for node, name in zip(nodes, names, strict=True)}
-        segment = block.segments[0]
-        trains = list(segment.spiketrains)
-        for train in trains:
-            train.annotations["population"] = ids[str(train.annotations["population"])]
-        segment.spiketrains = trains
-        for signal in segment.analogsignals:
-            name = signal.annotations["population"]
-            signal.annotations["population"] = ids[name]
-            signal.name = f"{ids[name]}.{signal.annotations['variable']}"
+        rename_populations(block, ids)  # trains, signals and the structure alike
         block.annotate(neurons=[f"{name}: {ids[name]}" for name in names])
         return block
 
@@ -452,16 +454,11 @@ class Topology(NeuronCore):
     # --- helpers ----------------------------------------------------------------------------------
 
     def _links_map(self) -> dict[tuple[str, int], Link]:
-        """``("out" | "in", id(peer)) -> Link``; created on first use (copies start unbound)."""
-        links = getattr(self, "_links", None)
-        if links is None:
-            links = self._links = {}
-        return links
+        """``("out" | "in", id(peer)) -> Link``."""
+        return self._links
 
     def _check_peer(self, peer: Any, what: str) -> None:
-        from .neuron import SourcedNeuron
-
-        if not isinstance(peer, SourcedNeuron):
+        if not isinstance(peer, Topology):  # every SourcedNeuron is one
             raise InputError(f"{what}: the peer must be a SourcedNeuron, got {type(peer).__name__}")
         if peer is self:
             raise InputError(f"{what}: neuron {self.id} cannot bind to itself")

@@ -26,10 +26,10 @@ import neo
 import numpy as np
 import quantities as pq
 
-from ..backends import backend_status
-from ..errors import InputError, SourcedNeuronError
-from .arguments import ArrayLike, Duration
-from .core import Neuron, NeuronCore, number, numbers, seconds
+from sourced_neuron.backends import backend_status
+from sourced_neuron.common.errors import InputError, SourcedNeuronError
+from sourced_neuron.wrapper.arguments import ArrayLike, Duration
+from sourced_neuron.wrapper.core import Neuron, NeuronCore, number, numbers, seconds
 
 _EPS = 1e-12  # log loss clips probabilities to [_EPS, 1 - _EPS] (as Learning does)
 
@@ -49,14 +49,16 @@ DEPENDENCIES = (
 )
 
 #: attributes CheckNaN does not scan as numbers (objects, or scanned on their own)
-_NOT_NUMBERS = frozenset({"model", "initial", "history", "epochs", "_block", "rng", "_links", "dtype"})
+_NOT_NUMBERS = frozenset({"model", "initial", "history", "epochs", "_record", "_live", "rng", "_links", "dtype"})
 
 
 class Validation(NeuronCore):
     """Functions 64-75 of the API, and :meth:`Architecture`."""
 
-    _max_weight: float | None = None  # SetMaxWeight's bound on |w|
-    _min_weight: float | None = None  # SetMinWeight's floor of |w|
+    def _setup(self) -> None:
+        super()._setup()
+        self._max_weight: float | None = None  # SetMaxWeight's bound on |w|
+        self._min_weight: float | None = None  # SetMinWeight's floor of |w|
 
     # --- numbers ----------------------------------------------------------------------------------
 
@@ -201,14 +203,14 @@ class Validation(NeuronCore):
     def FreqCheck(self, window: Duration | None = None) -> pq.Quantity:
         """The firing rate over the last ``window`` of simulated time (default: everything since
         the last reset), in Hz: the spikes in ``[t - window, t)`` as a ``neo.SpikeTrain``,
-        through :func:`sourced_neuron.analysis.firing_rates` (Elephant's mean rate).
+        through :func:`sourced_neuron.analysis.measures.firing_rates` (Elephant's mean rate).
 
         Examples
         --------
         >>> SourcedNeuron("lif").SetBias(2.5).Integrate("200 ms").FreqCheck("100 ms")  # doctest: +SKIP
         array(90.) * Hz
         """
-        from ..analysis import firing_rates
+        from sourced_neuron.analysis.measures import firing_rates
 
         train = self._spike_train(window)
         return firing_rates([train])[0]
@@ -241,7 +243,7 @@ class Validation(NeuronCore):
                 return False
             shortest = self._refractory_period() + self.dt
             return bool(np.median(np.diff(times)) <= (1 + float(tol)) * shortest * (1 + 1e-9))
-        from .activations import activation_pair
+        from sourced_neuron.wrapper.activations import activation_pair
 
         _, df = activation_pair(self.activation)
         z = np.asarray(self.weighted_sum(), dtype=float) - self.activation_shift
@@ -337,7 +339,7 @@ class Validation(NeuronCore):
         >>> SourcedNeuron("lif", n_inputs=2).VerifyArch({"n_inputs": 3})
         ['n_inputs: 2 here, 3 in the reference']
         """
-        from .activations import activation_pair
+        from sourced_neuron.wrapper.activations import activation_pair
 
         problems = []
         weights = np.asarray(self.weights)
@@ -408,9 +410,7 @@ class Validation(NeuronCore):
     # --- helpers ----------------------------------------------------------------------------------
 
     def _tell_watchers(self) -> None:
-        changed = getattr(self, "_weights_changed", None)
-        if changed is not None:
-            changed()
+        self._weights_changed()
 
     def _spike_train(self, window: Any) -> neo.SpikeTrain:
         """The spikes of the last ``window`` (default: since the reset) as a neo.SpikeTrain (s)."""
@@ -446,7 +446,7 @@ class Validation(NeuronCore):
 
     def _pair(self, target: Any, output: Any) -> tuple[np.ndarray, np.ndarray]:
         """(output, target) as float arrays of one shape."""
-        goal = getattr(self, "target", None) if target is None else target
+        goal = self.target if target is None else target  # the learning section's target
         if goal is None:
             raise InputError("no target: pass target= or call SetTarget")
         t = _numbers(goal, "target")

@@ -1,0 +1,529 @@
+"""The ``sourced-neuron`` command.
+
+Every error caused by input is printed as one paragraph on stderr with a non-zero exit
+status (1: the model file has problems or a comparison failed; 2: bad arguments or an
+unavailable backend); set ``SOURCED_NEURON_DEBUG=1`` to see tracebacks of internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import textwrap
+import traceback
+from collections.abc import Sequence
+
+from sourced_neuron.common import progress
+from sourced_neuron.common.errors import ModelError, SourcedNeuronError
+
+__all__ = ["main"]
+
+#: Set to show the traceback of every error.
+DEBUG_VARIABLE = "SOURCED_NEURON_DEBUG"
+PICKLE_HELP = "read a .pkl file: unpickling runs any code the file holds, so only for files you trust"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(f"{self.prog}: {message}"))
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def _assignments(items: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise SourcedNeuronError(f"--set expects NAME=VALUE (e.g. --set 'tau_m=20 ms'), got {item!r}")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sourced_neuron.spec.library import library_models, load_model
+
+    for name in library_models():
+        model = load_model(name)
+        first = model.description.split(". ")[0].rstrip(".")
+        presets = f"  presets: {', '.join(model.preset_names)}" if model.presets else ""
+        print(f"{name:12s} {first}.{presets}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from sourced_neuron.spec.library import load_model
+
+    model = load_model(args.model)
+    print(f"# content hash {model.content_hash}")
+    print(model.to_yaml(), end="")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sourced_neuron.spec.model import read_model_file
+
+    status = 0
+    for path in args.files:
+        try:
+            model = read_model_file(path)
+        except ModelError as exc:
+            print(f"{path}: {len(exc.diagnostics)} problem(s)")
+            for diagnostic in exc.diagnostics:
+                print(f"  {diagnostic}")
+            status = 1
+        else:
+            print(f"{path}: OK (model {model.name!r}, hash {model.content_hash[:12]})")
+    return status
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from sourced_neuron.analysis.measures import spike_summary
+    from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES, plot_block
+    from sourced_neuron.common.files import check_output
+    from sourced_neuron.results.blocks import structure
+    from sourced_neuron.results.io import FORMATS, write_block
+    from sourced_neuron.run.simulation import simulate
+
+    if args.out:
+        check_output(args.out, "--out", FORMATS)
+    if args.plot:
+        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    block = simulate(
+        args.model,
+        backend=args.backend,
+        duration=args.duration,
+        preset=args.preset,
+        params=_assignments(args.set),
+        stimulus=args.current,
+        n_neurons=args.n_neurons,
+        record=tuple(filter(None, args.record.split(","))),
+        dt=args.dt,
+        seed=args.seed,
+        check_finite=args.check_finite,
+    )
+    (population,) = structure(block)["populations"]
+    backend, dt = block.annotations["backend"], block.annotations["dt"]
+    print(f"{population['model']} on {backend} ({population['method']}, dt {dt}), stimulus: {population['stimulus']}")
+    for row in spike_summary(block):
+        print(
+            f"  neuron {row['index']}: {row['n_spikes']} spikes, {row['rate']:.2f} Hz, "
+            f"first spike {row['first_spike']:.2f} ms, ISI CV {row['cv']:.3f}"
+        )
+    if args.out:
+        print(f"wrote {write_block(block, args.out)}")
+    if args.plot:
+        print(f"wrote {plot_block(block, args.plot)}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from sourced_neuron.analysis.report import analyze_block, format_report, write_figures
+    from sourced_neuron.common.files import as_path, check_folder, check_output, write_text
+    from sourced_neuron.results.io import read_block
+
+    path = as_path(args.file, "analyze")
+    target = None if args.json == "-" else as_path(args.json or path.with_name(f"{path.stem}_analysis.json"), "--json")
+    if target is not None:
+        check_output(target, "--json")
+    folder = None if args.no_figures else as_path(args.figures or path.with_name(f"{path.stem}_figures"), "--figures")
+    if folder is not None:
+        check_folder(folder, "--figures")
+    block = read_block(path, allow_pickle=args.allow_pickle)
+    report = analyze_block(block, args.population)
+    text = json.dumps(report, indent=2)
+    if target is None:
+        print(text)
+    else:
+        sys.stdout.write(format_report(report))
+        write_text(target, text + "\n", "--json")
+        print(f"wrote {target}")
+    if folder is not None:
+        written = write_figures(block, folder, args.population)
+        print(f"wrote {len(written)} figures to {folder}", file=sys.stderr if args.json == "-" else sys.stdout)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sourced_neuron.codegen import export
+    from sourced_neuron.common.files import check_output, write_text
+
+    if args.output:
+        check_output(args.output, "--output")
+    text = export(args.model, args.to)
+    if args.output:
+        write_text(args.output, text, "--output")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+    from brian2 import amp
+
+    from sourced_neuron.analysis.compare import compare_backends
+    from sourced_neuron.spec.parts import AMP
+    from sourced_neuron.spec.units import as_quantity
+
+    fi_currents = None
+    if args.fi_currents:
+        fi_currents = [c.strip() for c in args.fi_currents.split(",") if c.strip()]
+    elif args.current is not None and args.fi:
+        top = float(as_quantity(args.current, "--current", AMP))
+        fi_currents = list(np.linspace(0.0, 2 * top, 9) * amp) if top else None
+    rows = compare_backends(
+        args.model,
+        [b.strip() for b in args.backends.split(",") if b.strip()],
+        duration=args.duration,
+        preset=args.preset,
+        stimulus=args.current,
+        record=("v",) if args.record else (),
+        fi_currents=fi_currents,
+    )
+    print(
+        f"{'backend':12s} {'spikes':>7s} {'first (ms)':>11s} {'max dt (ms)':>12s} {'trace RMS':>10s} "
+        f"{'rate diff %':>12s} {'f-I diff %':>11s}  result"
+    )
+    for row in rows:
+        print(
+            f"{row.backend:12s} {row.n_spikes:7d} {row.first_spike:11.3f} {row.max_spike_difference:12.4f} "
+            f"{row.trace_rms_difference:10.4f} {row.rate_difference:12.3f} {row.fi_difference:11.3f}  "
+            f"{'ok' if row.passed else 'FAILED'}"
+        )
+    if fi_currents is not None:
+        print(f"f-I sweep over {len(fi_currents)} currents; rates (Hz):")
+        for row in rows:
+            print(f"  {row.backend:12s} " + " ".join(f"{r:7.1f}" for r in row.fi_rates))
+    return 0 if all(r.passed for r in rows) else 1
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    import time
+
+    from sourced_neuron.analysis.cards import write_card
+    from sourced_neuron.common.files import check_folder
+
+    check_folder(args.out, "--out")
+    started = time.perf_counter()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    path = write_card(args.model, out_dir=args.out, backends=backends, duration=args.duration)
+    print(f"wrote {path} and its figures in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.cache import CACHE_VARIABLE, cache_entries, cache_root, clear_cache
+    from sourced_neuron.common.resources import format_bytes
+
+    root = cache_root()
+    if args.action == "clear":
+        report = clear_cache()
+        print(
+            f"removed {len(report.removed)} entr{'y' if len(report.removed) == 1 else 'ies'} "
+            f"({format_bytes(report.freed)}) from {root}"
+        )
+        for entry, reason in report.skipped:
+            print(f"  skipped: {entry.path} ({_CACHE_KINDS[entry.kind][0]}): {reason}")
+        return 0
+    entries = cache_entries()
+    total = sum(entry.bytes for entry in entries)
+    print(f"cache folder {root} ({format_bytes(total)}; ${CACHE_VARIABLE} moves it)")
+    if not entries:
+        print("  empty")
+    for kind, (_, title) in _CACHE_KINDS.items():
+        chosen = [entry for entry in entries if entry.kind == kind]
+        if chosen:
+            print(f"{title} ({len(chosen) if kind != 'steps' else len(chosen[0].detail['files'])}):")
+        for entry in chosen:
+            print(f"  {_cache_line(entry)}")
+    return 0
+
+
+#: Kind of cache entry -> (what one is, the heading of the list).
+_CACHE_KINDS = {
+    "nest-module": ("NEST module", "NEST modules"),
+    "brian2-project": ("Brian2 standalone project", "Brian2 standalone projects"),
+    "steps": ("stored integration steps", "stored integration steps"),
+    "toolchain": ("NEST toolchain", "NEST toolchain (nest-config)"),
+    "build": ("build in progress", "builds in progress"),
+    "write": ("write in progress", "writes in progress"),
+    "failed-build": ("failed build", "failed builds (kept for their log; never used)"),
+    "leftover": ("leftover", "leftovers of processes that are gone (removed by the next build or cache clear)"),
+    "lock": ("unused lock file", "unused lock files"),
+    "other": ("not written by sourced_neuron", "not written by sourced_neuron (left alone)"),
+}
+
+
+def _cache_line(entry) -> str:
+    from sourced_neuron.common.cache import LEGACY, UNUSED_TOOLCHAIN
+    from sourced_neuron.common.files import alive
+    from sourced_neuron.common.resources import format_bytes
+
+    size = format_bytes(entry.bytes)
+    state = "ok" if entry.problem is None else f"rebuilt on its next use: {entry.problem}"
+    if entry.problem in (LEGACY, UNUSED_TOOLCHAIN):
+        state = entry.problem
+    if entry.kind in ("nest-module", "brian2-project", "toolchain") and entry.users:
+        state += ", in use by pid " + ", ".join(map(str, entry.users))
+    if entry.kind == "nest-module":
+        info = entry.detail
+        versions = info.get("versions") or {}
+        return (
+            f"{info.get('module', entry.path.name)}  {', '.join(info.get('models') or [])}  {size}  "
+            f"built in {info.get('build_seconds', '?')} s (nestml {versions.get('nestml', '?')}, "
+            f"NEST {versions.get('nest-simulator', '?')})  {state}"
+        )
+    if entry.kind == "brian2-project":
+        return f"{entry.detail['device']}/{entry.path.name[:16]}  {size}  {state}"
+    if entry.kind == "steps":
+        return f"{entry.path}  {size}"
+    if entry.kind == "toolchain":
+        return f"{entry.path.name}  {size}  {state}"
+    if entry.kind in ("build", "write"):
+        return f"{entry.path}  {size}  pid {entry.detail['pid']}"
+    if entry.kind == "leftover":
+        pid = entry.detail["pid"]
+        return f"{entry.path}  {size}  (pid {pid} {'no longer works on it' if alive(pid) else 'is gone'})"
+    if entry.kind == "failed-build":
+        return f"{entry.path}  {size}  log: {entry.detail['log']}"
+    return f"{entry.path}  {size}"
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from sourced_neuron.backends import backend_status
+
+    status = backend_status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        for name, reason in status.items():
+            print(f"{name:12s} {'available' if reason is None else reason}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sourced_neuron.analysis import plotting
+    from sourced_neuron.common.errors import InputError
+    from sourced_neuron.common.files import as_path, check_output
+
+    only = {
+        "population": ("raster", "isi", "rate", "spectrum"),
+        "threshold": ("voltage",),
+        "variable": ("voltage",),
+        "projection": ("weights", "weight-evolution"),
+        "currents": ("fi",),
+    }
+    for option, kinds in only.items():
+        if getattr(args, option) is not None and args.kind not in kinds:
+            allowed = f"{', '.join(kinds[:-1])} or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+            raise InputError(f"--{option} is for --kind {allowed}, not --kind {args.kind}")
+    out = args.out or as_path(args.file, "plot").with_name(f"{as_path(args.file, 'plot').stem}_{args.kind}.png")
+    check_output(out, "--out", plotting.FIGURE_SUFFIXES)
+    if args.kind == "fi":
+        from sourced_neuron.analysis.compare import fi_curve
+
+        currents = [c.strip() for c in (args.currents or "").split(",") if c.strip()]
+        if len(currents) < 2:
+            raise InputError('--kind fi needs --currents with at least two currents, e.g. "0 pA,100 pA,200 pA"')
+        rates = fi_curve(args.file, args.backend, currents, duration=args.duration)
+        title = f"{Path(args.file).stem} on {args.backend} ({args.duration} per current)"
+        print(f"wrote {plotting.plot_fi(currents, {args.backend: rates}, out, title=title)}")
+        return 0
+    from sourced_neuron.results.io import read_block
+
+    block = read_block(args.file, allow_pickle=args.allow_pickle)
+    if args.kind == "voltage":
+        path = plotting.plot_voltage(block, out, threshold=args.threshold, variable=args.variable)
+    elif args.kind in ("weights", "weight-evolution"):
+        draw = plotting.plot_weight_matrix if args.kind == "weights" else plotting.plot_weight_evolution
+        path = draw(block, out, projection=args.projection)
+    else:
+        draw = {
+            "raster": plotting.plot_raster,
+            "isi": plotting.plot_isi_histogram,
+            "rate": plotting.plot_population_rate,
+            "spectrum": plotting.plot_power_spectrum,
+        }[args.kind]
+        path = draw(block, out, population=args.population)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sourced-neuron``."""
+    parser = _Parser(prog="sourced-neuron", description="Neuron models written once, run on several simulators.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars (shown on a terminal otherwise)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("models", help="list the library models").set_defaults(func=cmd_models)
+
+    show = sub.add_parser("show", help="print a model (library name or file) as checked YAML")
+    show.add_argument("model")
+    show.set_defaults(func=cmd_show)
+
+    check = sub.add_parser("check", help="check model files; exit 1 listing every problem")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check)
+
+    sim = sub.add_parser("simulate", help="simulate a model and summarise its spikes")
+    sim.add_argument("model")
+    sim.add_argument("--backend", default="brian2")
+    sim.add_argument("--preset")
+    sim.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    sim.add_argument("--current", help="constant injected current, e.g. '10 pA'")
+    sim.add_argument("--duration", default="1 s")
+    sim.add_argument("--dt", help="time step, e.g. '0.05 ms' (default: the model's)")
+    sim.add_argument("--n-neurons", type=int, default=1)
+    sim.add_argument("--record", default="v", help="comma-separated variables to record (default: v)")
+    sim.add_argument("--seed", type=int)
+    sim.add_argument(
+        "--no-check-finite",
+        dest="check_finite",
+        action="store_false",
+        help="return infinite or NaN states as they are instead of stopping with an error (docs/semantics.md)",
+    )
+    sim.add_argument("--out", help="write the Neo block to FILE (.nix, .nwb or .pkl)")
+    sim.add_argument("--plot", help="write traces and raster to FILE.png")
+    sim.set_defaults(func=cmd_simulate)
+
+    analyze = sub.add_parser("analyze", help="measure a stored run (Neo file): report, JSON and figures")
+    analyze.add_argument(
+        "file", help="a .nix or .nwb file (or .pkl with --allow-pickle) written by simulate --out or Network.run"
+    )
+    analyze.add_argument("--population", help="only this population")
+    analyze.add_argument("--json", help="where to write the JSON report (default FILE_analysis.json; - prints it)")
+    analyze.add_argument("--figures", help="folder of the figures (default FILE_figures/)")
+    analyze.add_argument("--no-figures", action="store_true", help="write no figures")
+    analyze.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
+    analyze.set_defaults(func=cmd_analyze)
+
+    exp = sub.add_parser("export", help="print generated source of a model for a target")
+    exp.add_argument("model")
+    exp.add_argument("--to", required=True, help="target, e.g. brian2")
+    exp.add_argument("--output", "-o", help="write to FILE instead of standard output")
+    exp.set_defaults(func=cmd_export)
+
+    cmp = sub.add_parser("compare", help="run a model on several backends and print their agreement")
+    cmp.add_argument("model")
+    cmp.add_argument("--backends", required=True, help="comma-separated, the first is the reference")
+    cmp.add_argument("--preset")
+    cmp.add_argument("--current")
+    cmp.add_argument("--duration", default="500 ms")
+    cmp.add_argument("--no-record", dest="record", action="store_false", help="compare spikes only")
+    cmp.add_argument(
+        "--fi-currents",
+        help='comma-separated currents for the f-I sweep, e.g. "0 pA,100 pA,200 pA" '
+        "(default: 9 currents from 0 to twice --current)",
+    )
+    cmp.add_argument("--no-fi", dest="fi", action="store_false", help="skip the f-I sweep")
+    cmp.set_defaults(func=cmd_compare)
+
+    card = sub.add_parser("card", help="write a model card: Markdown and figures, measured now")
+    card.add_argument("model", help="library model name or model file")
+    card.add_argument("--out", default="docs/models", help="folder of the card and its figures (default: docs/models)")
+    card.add_argument("--backends", help="comma-separated, the first usable is the reference (default: brian2,nest)")
+    card.add_argument("--duration", default="1 s", help="length of every measured run (default: 1 s)")
+    card.set_defaults(func=cmd_card)
+
+    cache = sub.add_parser(
+        "cache",
+        help="list or clear the cache (NEST modules, Brian2 standalone projects, stored steps)",
+        description="'list' shows every entry of the cache folder with its size and state (damaged entries, "
+        "builds in progress, leftovers of killed processes); 'clear' removes everything no process is using "
+        "(an entry another process builds or uses is skipped and named). The folder is $SOURCED_NEURON_CACHE, "
+        "else ~/.cache/sourced_neuron.",
+    )
+    cache.add_argument("action", choices=("list", "clear"), nargs="?", default="list")
+    cache.set_defaults(func=cmd_cache)
+
+    backends = sub.add_parser("backends", help="list backends and whether they are usable here")
+    backends.add_argument("--json", action="store_true")
+    backends.set_defaults(func=cmd_backends)
+
+    plot = sub.add_parser(
+        "plot",
+        help="draw a saved run as PNG; --kind fi runs a model's f-I sweep",
+        description="Draw a run saved by 'simulate --out' or sourced_neuron.results.io.write_block, or (--kind fi) "
+        "simulate a model (library name or YAML file) at several currents and draw its f-I curve.",
+    )
+    plot.add_argument("file", help="a saved run (.nix, .pkl, ...); for --kind fi a model (library name or YAML file)")
+    plot.add_argument(
+        "--kind",
+        required=True,
+        choices=("raster", "voltage", "isi", "rate", "spectrum", "weights", "weight-evolution", "fi"),
+    )
+    plot.add_argument("--out", help="the PNG file (default: FILE with its suffix replaced by _KIND.png)")
+    plot.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
+    plot.add_argument("--population", help="only this population (raster, isi, rate, spectrum)")
+    plot.add_argument("--threshold", help="voltage: a dashed line at this level, e.g. '-50 mV'")
+    plot.add_argument("--variable", help="voltage: the recorded signal to draw (default: the first)")
+    plot.add_argument("--projection", help="weights, weight-evolution: the projection (default: every one)")
+    plot.add_argument("--currents", help='fi: comma-separated currents, e.g. "0 pA,100 pA,200 pA"')
+    plot.add_argument("--backend", default="brian2", help="fi: the backend (default: brian2)")
+    plot.add_argument("--duration", default="1 s", help="fi: simulated time per current (default: 1 s)")
+    plot.set_defaults(func=cmd_plot)
+    return parser
+
+
+def _debug() -> bool:
+    return bool(os.environ.get(DEBUG_VARIABLE))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Users' mistakes print one paragraph; with ``SOURCED_NEURON_DEBUG=1`` every error also prints
+    its traceback (with the exceptions it was raised from). An internal error (a bug of the
+    library) says so and exits 3. A closed output pipe (``sourced-neuron ... | head``) ends the
+    command quietly, with the status of a process ended by SIGPIPE (141), as other Unix tools do.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        with progress.quiet() if args.quiet else contextlib.nullcontext():
+            return args.func(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    except BrokenPipeError:
+        # the reader went away: send what is still buffered nowhere, so the exit flush cannot fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+    except ModelError as exc:
+        if _debug():
+            traceback.print_exc()
+        print("error: the model is invalid:", file=sys.stderr)
+        for diagnostic in exc.diagnostics:
+            print(f"  {diagnostic}", file=sys.stderr)
+        return 1
+    except SourcedNeuronError as exc:
+        if _debug():
+            traceback.print_exc()
+        return _fail(textwrap.fill(str(exc), 100, break_long_words=False, break_on_hyphens=False))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:
+        if _debug():
+            traceback.print_exc()
+            return _fail(f"internal error ({type(exc).__name__}: {exc}): a bug of sourced_neuron", 3)
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}): a bug of sourced_neuron; "
+            f"set {DEBUG_VARIABLE}=1 to see where it happened",
+            3,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
