@@ -121,3 +121,15 @@ def test_import_loads_no_simulator_or_analysis_library(statement):
     code = f"{statement}; import sys; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert not loaded, f"{statement!r} loaded {loaded}"
+
+
+def test_a_known_harmless_warning_stays_hidden_whatever_loads_first():
+    """Brian2 2.10.1 makes pyparsing warn on every run; the package hides that warning, and Elephant,
+    loaded later by the analysis stage, puts a filter showing every UserWarning in front: the
+    warning must stay hidden when the analysis stage loads before or after a run."""
+    code = (
+        "import sourced_neuron as sn; sn.simulate('lif', duration='5 ms', progress=False); "
+        "import sourced_neuron.analysis.measures; sn.simulate('izhikevich', duration='5 ms', progress=False)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "parseAll" not in result.stderr, result.stderr

@@ -31,10 +31,15 @@ from elephant.spike_train_dissimilarity import van_rossum_distance, victor_purpu
 from elephant.spike_train_synchrony import spike_contrast
 from elephant.statistics import cv, fanofactor, isi, mean_firing_rate, time_histogram
 
+from sourced_neuron.common import brian2_import
 from sourced_neuron.common.errors import InputError
 from sourced_neuron.results.blocks import spike_trains, structure
 from sourced_neuron.spec.parts import SECOND
 from sourced_neuron.spec.units import as_quantity
+
+# Elephant's import puts a filter showing every UserWarning once in front of the others: the
+# harmless warning Brian2 causes in pyparsing (common/brian2_import.py) is hidden again.
+brian2_import.quiet_dependency_warnings()
 
 HERTZ = SECOND**-1
 
