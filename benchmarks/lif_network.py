@@ -32,10 +32,20 @@ def hand_written():
         "tau_m": 10 * b2.ms,
         "R_m": 100 * b2.Mohm,
         "t_ref": 2 * b2.ms,
+        "tau_exc": 5 * b2.ms,
+        "tau_inh": 8 * b2.ms,
     }
+    # the library model's equations, its two receptor ports (current-based, exponential) included
+    equations = """
+    dv/dt = (E_L - v + R_m*(I_ext + I_syn))/tau_m : volt (unless refractory)
+    dI_exc/dt = -I_exc/tau_exc : amp
+    dI_inh/dt = -I_inh/tau_inh : amp
+    I_syn = I_exc + I_inh : amp
+    I_ext : amp
+    """
     group = b2.NeuronGroup(
         N,
-        "dv/dt = (E_L - v + R_m*I_ext)/tau_m : volt (unless refractory)\nI_ext : amp",
+        equations,
         threshold="v > V_th",
         reset="v = V_reset",
         refractory="t_ref",
