@@ -39,6 +39,7 @@ from sourced_neuron.analysis.compare import Agreement, compare_backends, fi_curv
 from sourced_neuron.backends import REGISTRY, backend_status, get_backend
 from sourced_neuron.common import files
 from sourced_neuron.common.errors import BackendUnavailableError, InputError, SourcedNeuronError, did_you_mean
+from sourced_neuron.common.version import package_version
 from sourced_neuron.results.blocks import set_structure, structure
 from sourced_neuron.run.simulation import simulate
 from sourced_neuron.spec import expressions as ex
@@ -721,17 +722,10 @@ def _provenance(measured: Measurements, date: str) -> list[str]:
     return [
         "## Provenance",
         "",
-        f"Measured on {date} with sourced-neuron {_version('sourced-neuron')}; simulators: {versions}. "
+        f"Measured on {date} with sourced-neuron {package_version('sourced-neuron')}; simulators: {versions}. "
         "Regenerate with `sourced-neuron card MODEL`.",
         "",
     ]
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 # --- the public function ------------------------------------------------------------------

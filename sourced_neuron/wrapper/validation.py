@@ -28,6 +28,7 @@ import quantities as pq
 
 from sourced_neuron.backends import backend_status
 from sourced_neuron.common.errors import InputError, SourcedNeuronError
+from sourced_neuron.common.version import package_version
 from sourced_neuron.wrapper.arguments import ArrayLike, Duration
 from sourced_neuron.wrapper.core import Neuron, NeuronCore, number, numbers, seconds
 
@@ -398,11 +399,7 @@ class Validation(NeuronCore):
                 reason = f"not installed (pip install {distribution}); needed for {purpose}"
                 report[module] = {"usable": False, "version": None, "reason": reason}
                 continue
-            try:
-                version = importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                version = "unknown"
-            report[module] = {"usable": True, "version": version, "reason": None}
+            report[module] = {"usable": True, "version": package_version(distribution), "reason": None}
         for name, reason in backend_status().items():
             report[f"backend:{name}"] = {"usable": reason is None, "version": None, "reason": reason}
         return report
