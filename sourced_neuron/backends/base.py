@@ -84,11 +84,14 @@ class SimulationRequest:
 @dataclass(frozen=True)
 class NonFinite:
     """The first non-finite state of a population (docs/semantics.md, "Non-finite states"):
-    neuron ``neuron`` after the step that starts at ``time`` (seconds), in ``variables``."""
+    neuron ``neuron`` after the step that starts at ``time`` (seconds), in ``variables``.
+    ``neurons``: every neuron that stored a non-finite state before the run stopped (a batch
+    of parameter sets keeps the others, :mod:`sourced_neuron.experiments`)."""
 
     neuron: int
     time: float
     variables: tuple[str, ...]
+    neurons: tuple[int, ...] = ()
 
 
 def first_nonfinite(times: np.ndarray, flags: dict[str, np.ndarray], dt: float) -> NonFinite | None:
@@ -118,7 +121,7 @@ def first_nonfinite(times: np.ndarray, flags: dict[str, np.ndarray], dt: float) 
     first = steps.min()
     neuron = int(stored[steps == first].min())
     variables = tuple(name for name, flag in flags.items() if flag[neuron])
-    return NonFinite(neuron, float(first * dt), variables)
+    return NonFinite(neuron, float(first * dt), variables, tuple(int(k) for k in stored))
 
 
 @dataclass(eq=False)

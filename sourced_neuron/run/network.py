@@ -46,7 +46,6 @@ from sourced_neuron.common.errors import InputError, UnsupportedFeatureError, di
 from sourced_neuron.common.progress import Progress
 from sourced_neuron.common.resources import MAX_STEPS, require_memory
 from sourced_neuron.results.blocks import build_block
-from sourced_neuron.spec import expressions as ex
 from sourced_neuron.spec.library import load_model
 from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import AMP, MAX_DT, MIN_DT, SECOND
@@ -554,7 +553,7 @@ class Network:
                 constant[key] = value
         model = model.with_parameters(constant)
         parameters = {k: v for k, v in per_neuron.items() if k in model.parameter_names}
-        initial = _initial_values(model, parameters, pop.size)
+        initial = model.initial_arrays(parameters, pop.size)
         initial.update({k: v for k, v in per_neuron.items() if k not in parameters})
         if pop.stimulus is None:
             stimulus = Stimulus.from_user(None, pop.size)
@@ -624,22 +623,6 @@ class Network:
 
 _AMP = pq.A
 _SECOND = pq.s
-
-
-def _initial_values(model: NeuronModel, parameters: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-    """Initial values per neuron (SI); an initial value such as ``v: E_L`` follows a parameter
-    that varies across the population."""
-    from brian2 import Quantity
-
-    values: dict[str, Any] = dict(model.parameter_values())
-    for name, array in parameters.items():
-        values[name] = Quantity(array, dim=model.dimension_of(name))
-    result = {}
-    for name, init in model.initial:
-        tree = ex.parse(init.expression)
-        values[name] = ex.evaluate(tree, lambda n: values[n] if n in values else ex.UNITS[n])
-        result[name] = np.broadcast_to(np.asarray(values[name], dtype=float), (size,)).copy()
-    return result
 
 
 #: Bytes a synapse takes from drawing to the simulator: indices, weight and delay here and in the

@@ -317,6 +317,29 @@ class NeuronModel:
             result[name] = values[name] = value
         return result
 
+    def initial_arrays(self, parameters: Mapping[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+        """Initial values per neuron (SI, shape ``(size,)``) when some parameters vary across neurons.
+
+        An initial value such as ``v: E_L`` follows a parameter that varies: it is evaluated
+        with each neuron's values.
+
+        Parameters
+        ----------
+        parameters : mapping
+            Parameter name to its per-neuron values (SI magnitudes, shape ``(size,)``).
+        size : int
+            Number of neurons.
+        """
+        values: dict[str, Any] = dict(self.parameter_values())
+        for name, array in parameters.items():
+            values[name] = Quantity(np.asarray(array, dtype=float), dim=self.dimension_of(name))
+        result = {}
+        for name, init in self.initial:
+            tree = ex.parse(init.expression)
+            values[name] = ex.evaluate(tree, lambda n: values[n] if n in values else ex.UNITS[n])
+            result[name] = np.broadcast_to(np.asarray(values[name], dtype=float), (size,)).copy()
+        return result
+
     # --- derived models ----------------------------------------------------------------
 
     def _with_values(self, params: dict[str, Value], initial: dict[str, InitialValue]) -> NeuronModel:
