@@ -153,6 +153,8 @@ class ParameterSpace:
             elif isinstance(value, str) or np.ndim(_plain(value)) == 0:
                 fixed[name] = float(np.asarray(as_scalar(value, what, dimension)))
             else:
+                if not len(value):
+                    raise InputError(f"{what}: a grid axis needs a non-empty list of values")
                 array = np.atleast_1d(np.asarray(as_quantity(_plain(value), what, dimension), dtype=float))
                 if array.ndim != 1 or array.size == 0:
                     raise InputError(f"{what}: a grid axis needs a non-empty list of values, got shape {array.shape}")

@@ -109,7 +109,8 @@ def sweep(
     seed : int, optional
         Seed of the samplers and of the simulations (noise).
     record : sequence of str, optional
-        Variables to record for user measures (built-in ones record what they need).
+        Variables to record for user measures (built-in ones record what they need); by default
+        the membrane potential when a measure is a function, else nothing.
     dt : str or quantity, optional
         Overrides the model's time step.
     retries : int
@@ -133,7 +134,13 @@ def sweep(
     import pandas as pd
 
     checked = load_model(model).with_preset(preset)
-    specs, needed = read_measures(measures, checked, () if record is None else _names(record))
+    if record is None:  # user functions see what simulate records by default: the membrane potential
+        record = () if checked.membrane_potential is None else (checked.membrane_potential,)
+        specs, needed = read_measures(measures, checked)
+        if any(spec.function is not None for spec in specs):
+            specs, needed = read_measures(measures, checked, record)
+    else:
+        specs, needed = read_measures(measures, checked, _names(record))
     batch = Batch.make(
         model,
         duration=duration,
