@@ -331,7 +331,7 @@ def test_parts_are_written_and_a_second_call_simulates_only_what_is_missing(tmp_
 def test_an_out_folder_of_another_sweep_is_refused(tmp_path):
     out = tmp_path / "sweep.parquet"
     sweep(LIF, {"tau_m": ["9 ms"]}, duration="10 ms", client="synchronous", out=out)
-    with pytest.raises(InputError, match="holds another sweep.*duration_s"):
+    with pytest.raises(InputError, match=r"holds another sweep.*duration_s"):
         sweep(LIF, {"tau_m": ["9 ms"]}, duration="20 ms", client="synchronous", out=out)
     (tmp_path / "file.parquet").write_text("x")
     with pytest.raises(InputError, match="is a file"):
@@ -465,5 +465,5 @@ def test_the_default_client_is_a_local_cluster_of_worker_processes(monkeypatch):
 
 
 def test_a_closed_client_or_another_object_is_refused():
-    with pytest.raises(InputError, match="dask.distributed.Client"):
+    with pytest.raises(InputError, match=r"dask\.distributed\.Client"):
         sweep(LIF, {"tau_m": ["9 ms"]}, duration="10 ms", client="threads")
