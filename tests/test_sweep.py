@@ -18,7 +18,7 @@ import pytest
 
 import sourced_neuron as sn
 from sourced_neuron import backend_status
-from sourced_neuron.common.errors import InputError, SimulationError, UnitError
+from sourced_neuron.common.errors import InputError, SimulationError, StorageError, UnitError
 from sourced_neuron.experiments import batch as batch_module
 from sourced_neuron.experiments.batch import Batch
 from sourced_neuron.experiments.space import ParameterSpace, model_unit
@@ -387,19 +387,39 @@ def test_a_failed_batch_is_reported_not_written_and_tried_again_next_time(tmp_pa
 
     def failing(self, names, values, pad_to=None):
         if np.isclose(values[0, 0], 0.013):
-            raise SimulationError("the simulator failed")
+            raise StorageError("the disk is full")
         return original(self, names, values, pad_to)
 
     monkeypatch.setattr(batch_module.Batch, "run", failing)
-    with pytest.warns(SweepWarning, match=r"batch 1 \(sets 3 to 5\).*the simulator failed"):
+    with pytest.warns(SweepWarning, match=r"batch 1 \(sets 3 to 5\).*the disk is full"):
         frame = sweep(LIF, GRID, duration="50 ms", batch_size=3, client="synchronous", out=out)
     assert frame["rate"].isna().tolist() == [False] * 3 + [True] * 3 + [False] * 6
-    assert "failed after 3 tries: SimulationError" in frame["reason"][3]
+    assert "failed after 3 tries: StorageError" in frame["reason"][3]
     assert frame.attrs["failed_batches"] == [1]
     assert not (out / "part-000001.parquet").exists()
     monkeypatch.setattr(batch_module.Batch, "run", original)
     again = sweep(LIF, GRID, duration="50 ms", batch_size=3, client="synchronous", out=out)
     assert not again["rate"].isna().any()
+
+
+def test_sets_the_simulator_fails_on_are_found_by_halving_the_batch(monkeypatch):
+    """A simulator error for one set's values (a division by zero in compiled code) stops the run
+    of its whole batch: the batch is run again in halves until the failing sets are alone."""
+    original = Batch.run
+    calls = []
+
+    def failing(self, names, values, pad_to=None):
+        calls.append(len(values))
+        if np.any(np.isclose(values[:, 0], 0.017)):
+            raise SimulationError("float division")
+        return original(self, names, values, pad_to)
+
+    monkeypatch.setattr(batch_module.Batch, "run", failing)
+    frame = sweep(LIF, GRID, duration="50 ms", batch_size=12, client="synchronous")
+    bad = frame["tau_m"] == 17
+    assert frame.loc[bad, "rate"].isna().all() and not frame.loc[~bad, "rate"].isna().any()
+    assert all("the simulator failed: float division" in r for r in frame.loc[bad, "reason"])
+    assert len(calls) < 12  # halving, not one run per set
 
 
 def test_a_sweep_whose_every_batch_fails_raises_the_error(monkeypatch):
@@ -467,3 +487,47 @@ def test_the_default_client_is_a_local_cluster_of_worker_processes(monkeypatch):
 def test_a_closed_client_or_another_object_is_refused():
     with pytest.raises(InputError, match=r"dask\.distributed\.Client"):
         sweep(LIF, {"tau_m": ["9 ms"]}, duration="10 ms", client="threads")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_the_sweep_command_prints_the_table_writes_parquet_and_a_heatmap(tmp_path, capsys):
+    from sourced_neuron.cli.main import main
+
+    out, plot = tmp_path / "sweep.parquet", tmp_path / "heatmap.png"
+    status = main(
+        [
+            "sweep", "lif", "--vary", "tau_m=9:21:3 ms", "--vary", "I_ext=250,420 pA", "--measure", "rate",
+            "--duration", "100 ms", "--cluster", "synchronous", "--out", str(out), "--plot", str(plot),
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "6 parameter sets of lif on brian2" in printed and "tau_m (ms)" in printed and "rate (Hz)" in printed
+    table = pd.read_parquet(out)
+    assert sorted(table["tau_m"].unique()) == [9.0, 15.0, 21.0] and sorted(table["I_ext"].unique()) == [250.0, 420.0]
+    assert plot.read_bytes()[:4] == b"\x89PNG" and plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--vary", "tau=9:21:3 ms"], ["no parameter", "'tau'", "tau_m"]),
+        (["--vary", "tau_m=9:21:3"], ["tau_m", "must have units of second"]),
+        (["--vary", "tau_m=9:21:3 mV"], ["tau_m", "second", "volt"]),
+        (["--vary", "tau_m=9:21:0 ms"], ["the grid is empty"]),
+        (["--vary", "tau_m=9:21 ms"], ["is a range", "--samples"]),
+        (["--vary", "tau_m"], ["NAME=VALUES UNIT"]),
+        ([], ["at least one --vary"]),
+        (["--vary", "tau_m=9 ms", "--cluster", "tcp://127.0.0.1:9"], ["cannot reach the Dask scheduler"]),
+    ],
+)
+def test_the_sweep_command_refuses_bad_input_with_one_clear_line(args, words, capsys):
+    from sourced_neuron.cli.main import main
+
+    status = main(["sweep", "lif", "--duration", "10 ms", "--cluster", "synchronous", *args])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    for word in words:
+        assert word in err.replace("\n", " ")

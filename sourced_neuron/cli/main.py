@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import textwrap
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from sourced_neuron.common import progress
 from sourced_neuron.common.errors import ModelError, SourcedNeuronError
@@ -360,6 +362,215 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+_VARY = re.compile(r"^\s*(?P<values>[-+0-9.eE:,\s]*?[0-9.])\s*(?P<unit>[^0-9:,\s+-][^:,]*)?\s*$")
+
+
+def _vary(items: Sequence[str], option: str, sampled: bool = False) -> dict[str, Any]:
+    """Read ``--vary``/``--bound`` options. ``NAME=LOW:HIGH:COUNT UNIT``: COUNT values from LOW to
+    HIGH; ``NAME=A,B,C UNIT``: these values; ``NAME=VALUE UNIT``: one value; ``NAME=LOW:HIGH UNIT``:
+    a range, as ``[low, high]`` (``--bound``) or a uniform sampler (``sampled``, ``--samples``).
+    Values keep their unit as text, so the library checks it against the model."""
+    import numpy as np
+
+    from sourced_neuron.common.errors import InputError
+
+    result: dict[str, Any] = {}
+    example = "'g_L=0.05:0.2:20 mS/cm**2' or 'k=5,10,15 mV'" if option == "--vary" else "'g_L=0.05:0.2 mS/cm**2'"
+    for item in items:
+        name, equals, spec = item.partition("=")
+        match = _VARY.match(spec)
+        if not equals or not name.strip() or match is None:
+            raise InputError(f"{option} expects NAME=VALUES UNIT, e.g. {example}; got {item!r}")
+        name, unit = name.strip(), (match["unit"] or "").strip()
+        if name in result:
+            raise InputError(f"{option} names {name!r} twice")
+        text = match["values"].replace(" ", "")
+
+        def value(number: float) -> str:
+            return f"{float(number)!r} {unit}".strip()  # noqa: B023 - used at once, in this iteration
+
+        try:
+            parts = text.split(":")
+            if len(parts) == 2:
+                low, high = (float(v) for v in parts)
+                if option == "--vary" and not sampled:
+                    raise InputError(
+                        f"{option} {item!r} is a range: give LOW:HIGH:COUNT for a grid, or --samples N to draw sets"
+                    )
+                result[name] = {"uniform": [value(low), value(high)]} if sampled else [value(low), value(high)]
+            elif option != "--vary":
+                raise InputError(f"{option} expects a range NAME=LOW:HIGH UNIT, e.g. {example}; got {item!r}")
+            elif len(parts) == 3:
+                number = int(parts[2])
+                if number < 1:
+                    raise InputError(f"{option} {item!r}: the grid is empty (COUNT must be at least 1)")
+                result[name] = [value(v) for v in np.linspace(float(parts[0]), float(parts[1]), number)]
+            elif "," in text:
+                result[name] = [value(float(v)) for v in text.split(",") if v]
+            else:
+                result[name] = value(float(text))
+        except InputError:
+            raise
+        except ValueError:  # a number that does not read as one
+            raise InputError(f"{option} expects NAME=VALUES UNIT, e.g. {example}; got {item!r}") from None
+        if sampled and isinstance(result[name], list):
+            raise InputError(f"--samples draws sets from ranges: give {option} {name}=LOW:HIGH UNIT, not a grid")
+    if not result:
+        raise InputError(f"give at least one {option}, e.g. {option} {example}")
+    return result
+
+
+def _client(address: str | None):
+    """``--cluster``: ``local`` (the default: a local Dask cluster), ``synchronous`` or a scheduler's address."""
+    from sourced_neuron.common.errors import InputError
+
+    if address in (None, "local"):
+        return None
+    if address == "synchronous":
+        return address
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"--cluster: cannot reach the Dask scheduler at {address!r} ({exc})") from None
+
+
+def _sweep_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="library model name or model file")
+    parser.add_argument("--measure", action="append", help="a measure (repeat for several; default: rate)")
+    parser.add_argument("--current", help="constant injected current, e.g. '250 pA'")
+    parser.add_argument("--duration", default="1 s", help="simulated time per set (default: 1 s)")
+    parser.add_argument("--backend", default="brian2")
+    parser.add_argument("--preset")
+    parser.add_argument("--dt", help="time step (default: the model's)")
+    parser.add_argument("--batch-size", type=int, help="sets per simulator run (default: shared among the workers)")
+    parser.add_argument(
+        "--cluster",
+        help="where batches run: 'local' (default: a local Dask cluster, one worker per core), "
+        "'synchronous' (this process) or a Dask scheduler address, e.g. tcp://10.0.0.1:8786",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of sampling and simulations (default: 0)")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.files import check_output
+    from sourced_neuron.experiments.sweep import sweep
+
+    if args.plot:
+        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
+
+        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    params = _vary(args.vary, "--vary", sampled=args.samples is not None)
+    frame = sweep(
+        args.model,
+        params,
+        stimulus=args.current,
+        duration=args.duration,
+        backend=args.backend,
+        measures=tuple(args.measure or ("rate",)),
+        preset=args.preset,
+        batch_size=args.batch_size,
+        client=_client(args.cluster),
+        out=args.out,
+        n=args.samples,
+        seed=args.seed,
+        dt=args.dt,
+    )
+    units = frame.attrs["units"]
+    print(f"{len(frame)} parameter sets of {frame.attrs['model']} on {frame.attrs['backend']}")
+    shown = frame.drop(columns=["reason"]).rename(columns=lambda c: f"{c} ({units[c]})" if units.get(c) else c)
+    print(shown.to_string(index=False, max_rows=20))
+    failed = int((frame["reason"] != "").sum())
+    if failed:
+        print(f"{failed} set(s) have a measure without value; the reason is in the 'reason' column")
+    if args.out:
+        print(f"wrote {args.out}")
+    if args.plot:
+        from sourced_neuron.experiments.plots import plot_sweep
+
+        print(f"wrote {plot_sweep(frame, args.plot_measure, args.plot)}")
+    return 0
+
+
+def _one_measure(measures: list[str] | None) -> str:
+    from sourced_neuron.common.errors import InputError
+
+    if measures and len(measures) > 1:
+        raise InputError(f"sensitivity analyses one measure at a time, got --measure {', '.join(measures)}")
+    return measures[0] if measures else "rate"
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.files import check_output
+    from sourced_neuron.experiments.sensitivity import sensitivity
+
+    if args.plot:
+        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
+
+        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    result = sensitivity(
+        args.model,
+        _vary(args.bound, "--bound"),
+        _one_measure(args.measure),
+        method=args.method,
+        n=args.n,
+        stimulus=args.current,
+        duration=args.duration,
+        backend=args.backend,
+        preset=args.preset,
+        client=_client(args.cluster),
+        batch_size=args.batch_size,
+        out=args.out,
+        seed=args.seed,
+    )
+    print(result)
+    if args.plot:
+        print(f"wrote {result.plot(args.plot)}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.errors import InputError
+    from sourced_neuron.common.files import check_output
+    from sourced_neuron.experiments.fitting import fit
+    from sourced_neuron.results.io import read_block
+
+    if args.plot:
+        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
+
+        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    segment = read_block(args.target, allow_pickle=args.allow_pickle).segments[0]
+    if args.metric == "trace":
+        signals = [s for s in segment.analogsignals if args.variable in (None, s.annotations.get("variable"), s.name)]
+        if not signals:
+            raise InputError(f"--target {args.target!r} holds no recorded {args.variable or 'signal'} to fit")
+        target = signals[0][:, 0] if signals[0].shape[1] > 1 else signals[0]
+    else:
+        trains = list(segment.spiketrains)
+        if not trains:
+            raise InputError(f"--target {args.target!r} holds no spike trains to fit")
+        target = trains[0]
+    result = fit(
+        args.model,
+        target,
+        _vary(args.bound, "--bound"),
+        metric=args.metric,
+        optimizer=args.optimizer,
+        budget=args.budget,
+        stimulus=args.current,
+        duration=args.duration,
+        backend=args.backend,
+        preset=args.preset,
+        client=_client(args.cluster),
+        seed=args.seed,
+    )
+    print(result)
+    if args.plot:
+        print(f"wrote {result.plot(args.plot)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sourced-neuron``."""
     parser = _Parser(prog="sourced-neuron", description="Neuron models written once, run on several simulators.")
@@ -446,6 +657,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache.add_argument("action", choices=("list", "clear"), nargs="?", default="list")
     cache.set_defaults(func=cmd_cache)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="simulate a grid or sample of parameter sets in batches (Dask) and measure each",
+        description="Vary parameters, initial values or the current (I_ext) of a model; each batch of sets runs "
+        "as one population on the backend, batches as Dask tasks. With --out the table is written as Parquet, "
+        "batch by batch, and the same command again resumes an interrupted sweep.",
+    )
+    _sweep_options(sweep)
+    sweep.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="NAME=VALUES",
+        help="'NAME=LOW:HIGH:COUNT UNIT' (COUNT values), 'NAME=A,B,C UNIT', 'NAME=VALUE UNIT', or with --samples "
+        "'NAME=LOW:HIGH UNIT'; repeat for a grid",
+    )
+    sweep.add_argument("--samples", type=int, help="draw this many sets uniformly from --vary NAME=LOW:HIGH ranges")
+    sweep.add_argument("--out", help="the Parquet folder of the table (e.g. sweep.parquet); resumes if it exists")
+    sweep.add_argument("--plot", help="draw the first measure over one or two varied names (curve or heatmap)")
+    sweep.add_argument("--plot-measure", help="the measure --plot draws (default: the first)")
+    sweep.set_defaults(func=cmd_sweep)
+
+    sens = sub.add_parser("sensitivity", help="Sobol indices (or Morris screening) of a measure, with SALib")
+    _sweep_options(sens)
+    sens.add_argument("--bound", action="append", default=[], metavar="NAME=LOW:HIGH", help="'NAME=LOW:HIGH UNIT'")
+    sens.add_argument("--method", choices=("sobol", "morris"), default="sobol")
+    sens.add_argument("--n", type=int, default=512, help="base sample size (Sobol) or trajectories (Morris)")
+    sens.add_argument("--out", help="Parquet folder of the simulated samples (resumes if it exists)")
+    sens.add_argument("--plot", help="bar plot of the indices with their confidence intervals")
+    sens.set_defaults(func=cmd_sensitivity)
+
+    fitting = sub.add_parser("fit", help="fit parameters to a recorded trace or spike train (nevergrad)")
+    fitting.add_argument("model", help="library model name or model file")
+    fitting.add_argument("--target", required=True, help="a Neo file (.nix, .nwb) with the trace or spikes to fit")
+    fitting.add_argument("--variable", help="the recorded variable of the target to fit (default: the first)")
+    fitting.add_argument("--bound", action="append", default=[], metavar="NAME=LOW:HIGH", help="'NAME=LOW:HIGH UNIT'")
+    fitting.add_argument("--metric", choices=("trace", "gamma", "features"), default="trace")
+    fitting.add_argument("--optimizer", default="DE", help="DE or CMA (default: DE)")
+    fitting.add_argument("--budget", type=int, default=1000, help="parameter sets to simulate in all")
+    fitting.add_argument("--current", help="the injected current of the target's run")
+    fitting.add_argument("--duration", help="simulated time (default: the target's)")
+    fitting.add_argument("--backend", default="brian2")
+    fitting.add_argument("--preset")
+    fitting.add_argument("--cluster", help="'local' (default), 'synchronous' or a Dask scheduler address")
+    fitting.add_argument("--seed", type=int, default=0)
+    fitting.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
+    fitting.add_argument("--plot", help="target against fit, as PNG")
+    fitting.set_defaults(func=cmd_fit)
 
     backends = sub.add_parser("backends", help="list backends and whether they are usable here")
     backends.add_argument("--json", action="store_true")

@@ -90,7 +90,11 @@ class ParameterSpace:
 
     def shown(self) -> dict[str, np.ndarray]:
         """Every column in its display unit (for the sweep's table)."""
-        return {name: self.values[:, k] / self.scales[name] for k, name in enumerate(self.names)}
+        # 14 significant digits: 2.5e-10 A shows as 250 pA, not 250.00000000000003
+        return {
+            name: np.array([float(f"{v:.14g}") for v in self.values[:, k] / self.scales[name]])
+            for k, name in enumerate(self.names)
+        }
 
     def digest(self) -> str:
         """A hash of the names and values (a finished sweep's parts are kept only for the same sets)."""

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from sourced_neuron.common.errors import InputError, SourcedNeuronError, StorageError
+from sourced_neuron.common.errors import InputError, SimulationError, SourcedNeuronError, StorageError
 from sourced_neuron.common.progress import enabled
 from sourced_neuron.common.resources import require_memory
-from sourced_neuron.experiments.batch import Batch
+from sourced_neuron.experiments.batch import Batch, BatchRun
 from sourced_neuron.experiments.cluster import resolve_client, worker_threads
 from sourced_neuron.experiments.measures import MeasureSpec, built_in, display_scale, read_measures
 from sourced_neuron.experiments.space import ParameterSpace
@@ -171,9 +171,9 @@ def sweep(
             start, stop = parts[k][1], parts[k][2]
             if isinstance(outcome, BaseException):
                 failures[k] = outcome
-                results[k] = _failed_part(specs, start, stop, outcome, retries)
+                results[k] = _failed_part(specs, space, start, stop, outcome, retries)
             else:
-                results[k] = pd.DataFrame(outcome)
+                results[k] = _part_frame(outcome, space, start, stop)
                 if folder is not None:
                     _write_part(folder, k, results[k])
             bar.update(stop - start)
@@ -345,7 +345,7 @@ def run_part(batch: Batch, names: tuple[str, ...], rows: np.ndarray, specs: list
     threads = worker_threads()
     if threads is not None:  # one OpenMP thread per Dask thread: workers share the cores
         os.environ.setdefault("SOURCED_NEURON_THREADS", str(threads))
-    run = batch.run(names, rows, pad)
+    run = run_isolating(batch, names, rows, pad)
     n_sets = rows.shape[0]
     request = batch.request
     stimulus = request.stimulus
@@ -388,15 +388,58 @@ def run_part(batch: Batch, names: tuple[str, ...], rows: np.ndarray, specs: list
     return columns
 
 
-def _failed_part(specs, start: int, stop: int, error: BaseException, retries: int):
-    import pandas as pd
+def run_isolating(batch: Batch, names: tuple[str, ...], rows: np.ndarray, pad, probe: bool = True) -> BatchRun:
+    """:meth:`Batch.run`, and where the simulator fails, the batch's halves, down to the sets that
+    fail alone (a division by zero for one set's values stops a whole compiled run): those sets
+    get the simulator's error as their reason, the others their results. When the first and the
+    last set fail alone as well (``probe``), the failure is not the sets' own (a broken toolchain):
+    it is raised, and the batch fails."""
+    try:
+        return batch.run(names, rows, pad)
+    except SimulationError as exc:
+        if len(rows) == 1:
+            return BatchRun([np.zeros(0)], _nan_signals(batch, 1), {0: f"the simulator failed: {exc}"})
+        if probe and len(rows) > 2 and _fails(batch, names, rows[:1], pad) and _fails(batch, names, rows[-1:], pad):
+            raise
+    half = len(rows) // 2
+    first, second = (run_isolating(batch, names, part, pad, probe=False) for part in (rows[:half], rows[half:]))
+    return BatchRun(
+        first.spikes + second.spikes,
+        {name: np.hstack([first.signals[name], second.signals[name]]) for name in first.signals},
+        {**first.failed, **{half + k: reason for k, reason in second.failed.items()}},
+    )
 
+
+def _fails(batch: Batch, names: tuple[str, ...], rows: np.ndarray, pad) -> bool:
+    try:
+        batch.run(names, rows, pad)
+    except SimulationError:
+        return True
+    return False
+
+
+def _nan_signals(batch: Batch, n_sets: int) -> dict[str, np.ndarray]:
+    return {name: np.full((batch.request.n_steps, n_sets), np.nan) for name in batch.request.record}
+
+
+def _failed_part(specs, space: ParameterSpace, start: int, stop: int, error: BaseException, retries: int):
     n_sets = stop - start
     columns: dict[str, Any] = {"set": np.arange(start, stop)}
     for spec in specs:
         columns[spec.column] = np.full(n_sets, np.nan)
     columns["reason"] = [f"the batch failed after {retries + 1} tries: {type(error).__name__}: {error}"] * n_sets
-    return pd.DataFrame(columns)
+    return _part_frame(columns, space, start, stop)
+
+
+def _part_frame(columns: dict, space: ParameterSpace, start: int, stop: int):
+    """A batch's part of the table: ``set``, the varied names in their units, the measures and
+    ``reason`` (and ``_units`` of user measures); what a Parquet part holds."""
+    import pandas as pd
+
+    shown = {name: values[start:stop] for name, values in space.shown().items()}
+    frame = pd.DataFrame({"set": columns["set"], **shown, **{k: v for k, v in columns.items() if k != "set"}})
+    frame.attrs["units"] = dict(space.units)
+    return frame
 
 
 def _table(batch: Batch, space: ParameterSpace, specs, parts: list, failures: dict):
@@ -404,7 +447,7 @@ def _table(batch: Batch, space: ParameterSpace, specs, parts: list, failures: di
 
     frame = pd.concat(parts, ignore_index=True).sort_values("set", kind="stable").reset_index(drop=True)
     units = {"set": ""}
-    shown = space.shown()
+    shown = space.shown()  # from the sets themselves (a part read back holds the same values)
     parameters = pd.DataFrame({name: shown[name][frame["set"].to_numpy()] for name in space.names})
     units.update(space.units)
     measured = {}
@@ -427,6 +470,8 @@ def _table(batch: Batch, space: ParameterSpace, specs, parts: list, failures: di
         dt_ms=request.dt * 1e3,
         stimulus=request.stimulus.describe(),
         failed_batches=sorted(failures),
+        parameters=list(space.names),
+        measures=[spec.column for spec in specs],
     )
     return result
 
