@@ -131,8 +131,6 @@ def sweep(
     BackendUnavailableError, UnsupportedFeatureError
         The backend is not usable here or cannot run the model.
     """
-    import pandas as pd
-
     checked = load_model(model).with_preset(preset)
     if record is None:  # user functions see what simulate records by default: the membrane potential
         record = () if checked.membrane_potential is None else (checked.membrane_potential,)
