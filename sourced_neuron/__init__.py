@@ -6,7 +6,7 @@ several simulators, with results as Neo objects.
 >>> block = sn.simulate(model, duration="200 ms", stimulus="200 pA")  # doctest: +SKIP
 
 The package is laid out by pipeline stage (docs/development.md): ``common``, ``spec``,
-``codegen``, ``backends``, ``results``, ``run``, ``analysis``, ``wrapper``, ``cli``. The names
+``codegen``, ``backends``, ``results``, ``run``, ``analysis``, ``experiments``, ``wrapper``, ``cli``. The names
 below are its public entry points; each is imported from its stage when first used, so that
 ``import sourced_neuron`` loads no simulator and no analysis library.
 """
@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names below 
     from sourced_neuron.backends import backend_status
     from sourced_neuron.backends.nest_pynn import pynn_cell_type
     from sourced_neuron.codegen import export
+    from sourced_neuron.experiments.fitting import fit
+    from sourced_neuron.experiments.sensitivity import sensitivity
+    from sourced_neuron.experiments.sweep import sweep
     from sourced_neuron.run.network import Network
     from sourced_neuron.run.simulation import simulate
     from sourced_neuron.spec.library import library_models, load_model
@@ -45,6 +48,9 @@ _LAZY = {
     "backend_status": "sourced_neuron.backends",
     "pynn_cell_type": "sourced_neuron.backends.nest_pynn",
     "export": "sourced_neuron.codegen",
+    "fit": "sourced_neuron.experiments.fitting",
+    "sensitivity": "sourced_neuron.experiments.sensitivity",
+    "sweep": "sourced_neuron.experiments.sweep",
     "Network": "sourced_neuron.run.network",
     "simulate": "sourced_neuron.run.simulation",
     "library_models": "sourced_neuron.spec.library",
@@ -84,8 +90,11 @@ __all__ = [
     "__version__",
     "backend_status",
     "export",
+    "fit",
     "library_models",
     "load_model",
     "pynn_cell_type",
+    "sensitivity",
     "simulate",
+    "sweep",
 ]

@@ -104,3 +104,9 @@ def test_wrapper_network_example_learns_or_and_runs_the_network(tmp_path):
     assert (tmp_path / "raster_brian2.png").exists()
     if backends == "brian2,nest":
         assert "equal spike counts True" in lines[-1]
+
+
+def test_sensitivity_example_ranks_the_laa_parameters(tmp_path):
+    result = run_example("sensitivity_laa.py", "--n", "64", "--out", str(tmp_path))
+    assert "Sobol indices of rate (Hz), laa" in result.stdout
+    assert (tmp_path / "sobol_laa.png").read_bytes()[:4] == b"\x89PNG"

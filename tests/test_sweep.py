@@ -177,6 +177,31 @@ def test_each_set_of_a_batch_is_what_simulate_gives_for_it_alone(backend):
     assert block.annotations["stimulus"] == "constant 410 pA"
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_a_step_whose_amplitude_is_swept_equals_simulate_set_by_set(backend):
+    """The amplitude of a step current varies per set (an f-I curve of a step protocol); the
+    compiled project depends on the step's timing only, not on the amplitudes."""
+    from sourced_neuron.backends.brian2_standalone import project_key
+
+    step = {"start": "20 ms", "stop": "70 ms", "amplitude": "1 pA"}
+    batch = Batch.make(LIF, duration="100 ms", backend=backend, stimulus=step)
+    rows = np.array([[0.011, 330e-12], [0.019, 520e-12]])
+    run = batch.run(("tau_m", "I_ext"), rows)
+    for k, (tau, current) in enumerate(rows):
+        alone = sn.simulate(
+            LIF, backend, duration="100 ms", params={"tau_m": tau * sn_units("second")},
+            stimulus={**step, "amplitude": current * sn_units("amp")},
+        )  # fmt: skip
+        expected = alone.segments[0].spiketrains[0].rescale("ms").magnitude
+        assert len(expected) > 2
+        np.testing.assert_array_equal(run.spikes[k] * 1e3, expected)
+        assert expected[0] >= 20  # nothing before the step
+    other = batch.network(("tau_m", "I_ext"), rows * [1, 1.7])
+    assert project_key(batch.network(("tau_m", "I_ext"), rows), "cpp_standalone", {}) == project_key(
+        other, "cpp_standalone", {}
+    )
+
+
 def sn_units(name: str):
     import brian2
 

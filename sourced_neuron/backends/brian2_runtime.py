@@ -40,6 +40,7 @@ from sourced_neuron.backends.base import (
     first_nonfinite,
 )
 from sourced_neuron.codegen.brian2 import (
+    AMPLITUDE_NAME,
     NONFINITE_EVENT,
     NONFINITE_TIME,
     STIMULUS_NAME,
@@ -541,6 +542,20 @@ def _culprit(spec: NetworkSpec, message: str):
     return spec.populations[0].model
 
 
+def stimulus_input(stimulus, dt: float, n_steps: int) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+    """How a population's stimulus drives ``I_ext`` (:func:`~sourced_neuron.codegen.brian2.lower`'s
+    input kind): the values of its ``TimedArray`` on the step grid (docs/semantics.md; ``None``
+    for a constant), the kind, and the per-neuron amplitudes of a step whose amplitude differs
+    between neurons (its ``TimedArray`` is then the on/off pattern, the same for every neuron)."""
+    if stimulus.kind == "step" and np.ndim(stimulus.amplitude):
+        pattern = replace(stimulus, amplitude=1.0).values_on_grid(dt, n_steps + 1)
+        return pattern, "timed_scaled", np.asarray(stimulus.amplitude, dtype=float).copy()
+    if stimulus.kind in ("step", "sampled"):
+        values = stimulus.values_on_grid(dt, n_steps + 1)
+        return values, "timed_per_neuron" if values.ndim == 2 else "timed", None
+    return None, "constant", None
+
+
 def _population(
     b2,
     pop: PopulationSpec,
@@ -559,17 +574,14 @@ def _population(
     statements run right after it, before any reset or synaptic input of the step.
     """
     stimulus = pop.stimulus
-    values, input_kind = None, "constant"
-    if stimulus.kind in ("step", "sampled"):
-        # the stimulus on the step grid (docs/semantics.md), read by a TimedArray
-        values = stimulus.values_on_grid(spec.dt, spec.n_steps + 1)
-        input_kind = "timed_per_neuron" if values.ndim == 2 else "timed"
+    values, input_kind, amplitudes = stimulus_input(stimulus, spec.dt, spec.n_steps)
     varying = tuple(pop.parameters)
     shared = tuple(n for n in pop.model.parameter_names if n not in varying) if run_args is not None else ()
     lowered = lower(pop.model, input_kind, per_neuron=varying, shared=shared)
     namespace = dict(lowered.namespace)
     if values is not None and lowered.input != "none":
-        namespace[STIMULUS_NAME] = b2.TimedArray(values * b2.amp, dt=dt)
+        unit = 1 if input_kind == "timed_scaled" else b2.amp  # the step's on/off pattern has no unit
+        namespace[STIMULUS_NAME] = b2.TimedArray(values * unit, dt=dt)
     group = b2.NeuronGroup(
         pop.size,
         lowered.equations if check is None else f"{lowered.equations}\n{check.declarations}",
@@ -595,6 +607,8 @@ def _population(
         assigned[name] = float(np.asarray(model_values[name]))
     if lowered.input == "constant" and stimulus.kind == "constant":
         assigned["I_ext"] = np.broadcast_to(np.asarray(stimulus.amplitude, dtype=float), (pop.size,)).copy()
+    if lowered.input == "timed_scaled":
+        assigned[AMPLITUDE_NAME] = amplitudes
     for name, value in assigned.items():
         if run_args is None:
             setattr(group, name + "_", value)  # SI magnitudes

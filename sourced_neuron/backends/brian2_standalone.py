@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from sourced_neuron.backends.base import Capabilities, NetworkSpec, RunResult
-from sourced_neuron.backends.brian2_runtime import Brian2Runtime, build_objects, gsl_available, simulator_errors
+from sourced_neuron.backends.brian2_runtime import (
+    Brian2Runtime,
+    build_objects,
+    gsl_available,
+    simulator_errors,
+    stimulus_input,
+)
 from sourced_neuron.codegen.brian2 import lower
 from sourced_neuron.common import cache
 from sourced_neuron.common.cache import cache_root
@@ -262,10 +268,10 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
     }
     for pop in spec.populations:
         stimulus = pop.stimulus
-        timed = stimulus.kind in ("step", "sampled")
+        values, input_kind, _ = stimulus_input(stimulus, spec.dt, spec.n_steps)
         varying = tuple(pop.parameters)
         shared = tuple(n for n in pop.model.parameter_names if n not in varying)
-        lowered = lower(pop.model, "timed_per_neuron" if timed else "constant", per_neuron=varying, shared=shared)
+        lowered = lower(pop.model, input_kind, per_neuron=varying, shared=shared)
         content["populations"].append(
             [
                 pop.name,
@@ -279,7 +285,8 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
                 list(pop.record),
                 pop.record_spikes,
                 stimulus.kind,
-                array(stimulus.values_on_grid(spec.dt, spec.n_steps + 1)) if timed else None,
+                # a step's per-neuron amplitudes are run arguments: only its on/off pattern counts
+                None if values is None else array(values),
             ]
         )
     digest.update(json.dumps(content, sort_keys=True).encode())

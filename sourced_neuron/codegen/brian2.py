@@ -26,6 +26,7 @@ from sourced_neuron.spec.parts import INPUT
 from sourced_neuron.spec.units import format_quantity
 
 __all__ = [
+    "AMPLITUDE_NAME",
     "METHOD_NAMES",
     "NONFINITE_EVENT",
     "NONFINITE_TIME",
@@ -51,6 +52,10 @@ METHOD_NAMES = {
 
 #: Namespace name of the TimedArray that drives ``I_ext`` when it varies in time.
 STIMULUS_NAME = "sn_stimulus"
+#: The per-neuron amplitude of a step current whose amplitude differs between neurons (input
+#: kind ``"timed_scaled"``: ``I_ext = sn_stimulus(t)*sn_amplitude``, the step's on/off pattern
+#: times the neuron's amplitude), so that a compiled project does not depend on the amplitudes.
+AMPLITUDE_NAME = "sn_amplitude"
 
 #: The weight variable of the `Synapses` objects that drive receptor ports.
 WEIGHT = "w"
@@ -166,8 +171,10 @@ def lower(
     ----------
     model : NeuronModel
         With presets and parameter overrides already applied.
-    input_kind : {"constant", "timed", "timed_per_neuron"}
-        How the stimulus drives ``I_ext`` (ignored when the model does not read it).
+    input_kind : {"constant", "timed", "timed_per_neuron", "timed_scaled"}
+        How the stimulus drives ``I_ext`` (ignored when the model does not read it): a
+        per-neuron variable, a ``TimedArray`` of time, of time and neuron, or of time (the
+        on/off pattern of a step) times the per-neuron amplitude :data:`AMPLITUDE_NAME`.
     per_neuron : tuple of str
         Parameters that vary across neurons: declared ``name : unit (constant)`` instead of
         being constants of the namespace.
@@ -197,6 +204,9 @@ def lower(
             lines.append(f"{INPUT} = {STIMULUS_NAME}(t) : amp (constant over dt)")
         elif input_kind == "timed_per_neuron":
             lines.append(f"{INPUT} = {STIMULUS_NAME}(t, i) : amp (constant over dt)")
+        elif input_kind == "timed_scaled":
+            lines.append(f"{INPUT} = {STIMULUS_NAME}(t)*{AMPLITUDE_NAME} : amp (constant over dt)")
+            lines.append(f"{AMPLITUDE_NAME} : amp (constant)")
         else:
             raise ValueError(f"unknown input kind {input_kind!r}")
     for name in per_neuron:
