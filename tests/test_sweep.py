@@ -556,3 +556,34 @@ def test_the_sweep_command_refuses_bad_input_with_one_clear_line(args, words, ca
     assert status == 2, err
     for word in words:
         assert word in err.replace("\n", " ")
+
+
+@pytest.mark.nest
+@pytest.mark.slow
+def test_nest_sweeps_run_in_worker_processes_with_the_spikes_of_brian2(dask_client):
+    """NEST's kernel is global to a process: each Dask worker process holds its own. The generated
+    NEST model gives Brian2's spikes (the equivalence tests), so the counts are equal."""
+    if backend_status()["nest"]:
+        pytest.skip(backend_status()["nest"])
+    params = {"tau_m": ["11 ms", "19 ms"], "I_ext": ["260 pA", "480 pA"]}
+    on_nest = sweep(
+        LIF,
+        params,
+        duration="200 ms",
+        backend="nest",
+        batch_size=2,
+        client=dask_client,
+        measures=("spike_count", "first_spike_latency"),
+    )
+    on_brian2 = sweep(
+        LIF, params, duration="200 ms", client="synchronous", measures=("spike_count", "first_spike_latency")
+    )
+    np.testing.assert_array_equal(on_nest["spike_count"], on_brian2["spike_count"])
+    # the same steps; NEST reports times in ms, Brian2 in s: their floats differ in the last bit
+    np.testing.assert_allclose(on_nest["first_spike_latency"], on_brian2["first_spike_latency"], rtol=0, atol=1e-9)
+    assert on_nest.attrs["backend"] == "nest" and (on_nest["spike_count"] > 0).all()
+
+
+def test_the_experiments_are_public_names_of_the_package():
+    assert sn.sweep is sweep
+    assert sn.sensitivity.__module__ == "sourced_neuron.experiments.sensitivity"
