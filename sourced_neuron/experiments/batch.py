@@ -8,7 +8,8 @@ value. Neurons are unconnected, so each set's spikes and traces are those of
 :func:`sourced_neuron.simulate` for that set alone (deterministic models; a model with noise
 draws each neuron's own stream). On ``brian2-cpp`` the compiled project depends on the number
 of neurons and not on the values (:mod:`~sourced_neuron.backends.brian2_standalone`): a batch
-is padded to its nominal size so that every batch of a sweep, in any process, runs one program.
+is padded to its nominal size so that every batch of a sweep, in any process, runs one program
+(and, on ``brian2``, derives its integrator once).
 
 A set whose state becomes infinite or NaN is reported in :attr:`BatchRun.failed` with the reason;
 the others are simulated again without it when the simulator stopped early (docs/semantics.md,

@@ -162,7 +162,9 @@ def sweep(
     done = {k: _read_part(folder, k) for k, *_ in parts if folder is not None and _part(folder, k).exists()}
     done = {k: frame for k, frame in done.items() if frame is not None}
     todo = [p for p in parts if p[0] not in done]
-    pad = size if backend in ("brian2-cpp", "brian2-cuda") else None
+    # every batch has the batch's size: one compiled program on brian2-cpp, one derivation of the
+    # integrator (SymPy, seconds for "exact") per process on brian2, whatever the last batch holds
+    pad = size
     results, failures = dict(done), {}
     with _SetBar(len(space), sum(len(f) for f in done.values()), f"{batch.model.name} sweep", progress) as bar:
         for k, outcome in _execute(client, batch, space, specs, todo, pad, retries):
