@@ -110,3 +110,9 @@ def test_sensitivity_example_ranks_the_laa_parameters(tmp_path):
     result = run_example("sensitivity_laa.py", "--n", "64", "--out", str(tmp_path))
     assert "Sobol indices of rate (Hz), laa" in result.stdout
     assert (tmp_path / "sobol_laa.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_fit_example_recovers_the_adex_preset(tmp_path):
+    result = run_example("fit_adex.py", "--budget", "400", "--out", str(tmp_path))
+    assert "g_L" in result.stdout and (tmp_path / "fit_adex.png").read_bytes()[:4] == b"\x89PNG"
