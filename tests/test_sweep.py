@@ -587,3 +587,33 @@ def test_nest_sweeps_run_in_worker_processes_with_the_spikes_of_brian2(dask_clie
 def test_the_experiments_are_public_names_of_the_package():
     assert sn.sweep is sweep
     assert sn.sensitivity.__module__ == "sourced_neuron.experiments.sensitivity"
+
+
+def test_a_standalone_project_in_use_gives_the_next_process_its_own_copy(tmp_path):
+    """Workers of a sweep run the same compiled project at once: each takes a copy no other process
+    holds (compiled once per copy), instead of waiting for the lock of the first."""
+    from sourced_neuron.backends.brian2_standalone import _free_copy
+    from sourced_neuron.common import cache
+
+    first_lock, first = _free_copy(tmp_path, "abc")
+    with first_lock:
+        assert first == tmp_path / "abc"
+        held = subprocess.run(
+            [sys.executable, "-c", "from pathlib import Path; from sourced_neuron.backends.brian2_standalone import "
+             f"_free_copy; lock, folder = _free_copy(Path({str(tmp_path)!r}), 'abc'); print(folder.name)"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert held.stdout.strip() == "abc-1"
+    again, folder = _free_copy(tmp_path, "abc")  # free again: the project itself
+    assert folder == tmp_path / "abc" and isinstance(again, cache.Lock)
+    again.release()
+
+
+@pytest.mark.slow
+def test_on_dask_brian2_cpp_workers_run_copies_of_one_project(dask_client):
+    if backend_status()["brian2-cpp"]:
+        pytest.skip(backend_status()["brian2-cpp"])
+    params = {"tau_m": ["9 ms", "12 ms", "15 ms", "18 ms"], "I_ext": ["260 pA", "390 pA"]}
+    remote = sweep(LIF, params, duration="100 ms", backend="brian2-cpp", batch_size=2, client=dask_client)
+    local = sweep(LIF, params, duration="100 ms", batch_size=8, client="synchronous")
+    np.testing.assert_array_equal(remote["rate"], local["rate"])

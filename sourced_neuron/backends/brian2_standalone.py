@@ -75,9 +75,10 @@ class Brian2CppStandalone(Brian2Runtime):
     def run_network(self, spec: NetworkSpec, progress: Progress | None = None) -> dict[str, RunResult]:
         # the watch for non-finite states is code of its own (docs/semantics.md)
         key = project_key(spec, self.device, {"threads": self.threads(), "check_finite": spec.check_finite})
-        folder = cache_root() / "brian2" / self.device / key
-        # one build or run in a project folder at a time; ``cache clear`` skips a held project
-        with cache.acquire(folder.parent / f"{key}.lock"):
+        # one build or run in a project folder at a time (``cache clear`` skips a held project);
+        # processes running the same project at once (the workers of a sweep) each take a copy
+        lock, folder = _free_copy(cache_root() / "brian2" / self.device, key)
+        with lock:
             _check_project(folder)
             outcome = self._run_locked(spec, folder, progress)
         if isinstance(outcome, SourcedNeuronError):
@@ -121,6 +122,18 @@ class Brian2CppStandalone(Brian2Runtime):
                 device.reinit()
                 set_device("runtime")
                 b2.defaultclock.dt = default_dt
+
+
+def _free_copy(parent: Path, key: str):
+    """The lock and folder of a copy of project ``key`` that no other process holds: the project
+    itself (``key``), else ``key-1``, ``key-2``, ... up to one copy per core (each copy compiles
+    once); when every copy is held, wait for the first."""
+    for copy in range(max(os.cpu_count() or 1, 1)):
+        name = key if copy == 0 else f"{key}-{copy}"
+        lock = cache.acquire(parent / f"{name}.lock", blocking=False)
+        if lock is not None:
+            return lock, parent / name
+    return cache.acquire(parent / f"{key}.lock"), parent / key
 
 
 def _project_files(folder: Path) -> list[str]:
