@@ -116,3 +116,10 @@ def test_sensitivity_example_ranks_the_laa_parameters(tmp_path):
 def test_fit_example_recovers_the_adex_preset(tmp_path):
     result = run_example("fit_adex.py", "--budget", "400", "--out", str(tmp_path))
     assert "g_L" in result.stdout and (tmp_path / "fit_adex.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fi_heatmap_example_draws_the_adex_rates(tmp_path):
+    result = run_example("fi_heatmap_adex.py", "--size", "4", "--out", str(tmp_path))
+    assert result.stdout.startswith("64 sets;")
+    assert (tmp_path / "fi_heatmap_adex.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "fi_heatmap_adex.parquet" / "_sweep.json").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 from typing import Any
 
 from sourced_neuron.common.errors import BackendUnavailableError, InputError
@@ -95,6 +96,8 @@ def resolve_client(client: Any):
 
 def worker_threads() -> int | None:
     """Threads of the Dask worker this runs in (``None`` outside a worker)."""
+    if "distributed" not in sys.modules:  # not in a worker, and not worth importing to find out
+        return None
     try:
         from distributed import get_worker
 

@@ -88,13 +88,14 @@ class ParameterSpace:
         """One name's values for every set (SI)."""
         return self.values[:, self.names.index(name)]
 
-    def shown(self) -> dict[str, np.ndarray]:
-        """Every column in its display unit (for the sweep's table)."""
-        # 14 significant digits: 2.5e-10 A shows as 250 pA, not 250.00000000000003
-        return {
-            name: np.array([float(f"{v:.14g}") for v in self.values[:, k] / self.scales[name]])
-            for k, name in enumerate(self.names)
-        }
+    def shown(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
+        """The columns of sets ``start`` to ``stop`` in their display units (for the sweep's table)."""
+        result = {}
+        for k, name in enumerate(self.names):
+            unique, inverse = np.unique(self.values[start:stop, k] / self.scales[name], return_inverse=True)
+            # 14 significant digits: 2.5e-10 A shows as 250 pA, not 250.00000000000003
+            result[name] = np.array([float(f"{v:.14g}") for v in unique])[inverse]
+        return result
 
     def digest(self) -> str:
         """A hash of the names and values (a finished sweep's parts are kept only for the same sets)."""
