@@ -514,7 +514,7 @@ def dask_sweep(workers: str, call, column: str = "rate") -> dict:
 
         started = time.perf_counter()
         cluster = LocalCluster(
-            n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=0
+            n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit=0
         )
         client = Client(cluster)
         client.run(_warm_worker)

@@ -42,7 +42,7 @@ def local_client(workers: int | None = None):
         n_workers=count,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: another cluster may hold 8787
         silence_logs=logging.ERROR,
         # a worker's simulator may hold more than Dask's default share of memory for a while
         memory_limit=0,
