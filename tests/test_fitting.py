@@ -119,7 +119,7 @@ def test_feature_distance_is_zero_for_the_same_train_and_penalises_missing_spike
     [
         ({"tau_M": ["5 ms", "30 ms"]}, InputError, ["tau_M", "did you mean 'tau_m'", "R_m"]),
         ({"tau_m": ["5 mV", "30 mV"]}, UnitError, ["tau_m", "second"]),
-        ({"tau_m": ["30 ms", "5 ms"]}, InputError, ["tau_m", "low must be below high"]),
+        ({"tau_m": ["30 ms", "5 ms"]}, InputError, ["tau_m", "low < high"]),
         ({"tau_m": ["0 ms", "5 ms"]}, InputError, ["tau_m", "bound of the model file"]),
         ({"tau_m": "5 ms"}, InputError, ["tau_m", "[low, high]"]),
         ({}, InputError, ["non-empty mapping"]),

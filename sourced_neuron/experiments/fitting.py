@@ -95,7 +95,7 @@ from sourced_neuron.common.errors import InputError, SourcedNeuronError, did_you
 from sourced_neuron.common.progress import enabled
 from sourced_neuron.experiments.batch import Batch, BatchRun
 from sourced_neuron.experiments.cluster import resolve_client, worker_threads
-from sourced_neuron.experiments.space import model_unit
+from sourced_neuron.experiments.space import model_unit, read_bounds
 from sourced_neuron.spec.library import load_model
 from sourced_neuron.spec.parts import SECOND
 from sourced_neuron.spec.units import as_quantity, as_scalar
@@ -347,7 +347,7 @@ def fit(
     import pandas as pd
 
     checked = load_model(model).with_preset(preset)
-    names, low, high = _read_bounds(checked, bounds)
+    names, low, high = read_bounds(checked, bounds, parameters_only=True)
     metric_name = _check_metric(metric)
     optimizer_name = _check_optimizer(optimizer)
     budget = _whole(budget, "budget", 1)
@@ -435,35 +435,6 @@ def fit(
 
 
 # --- reading the arguments -----------------------------------------------------------------
-
-
-def _read_bounds(model, bounds: Any) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    if not isinstance(bounds, Mapping) or not bounds:
-        raise InputError(
-            "bounds must be a non-empty mapping of parameter to [low, high], e.g. {'tau_m': ['5 ms', '30 ms']}, "
-            f"got {type(bounds).__name__}"
-        )
-    valid = model.parameter_names
-    names, low, high = [], [], []
-    for name, pair in bounds.items():
-        if not isinstance(name, str) or name not in valid:
-            raise InputError(
-                f"bounds: model {model.name!r} has no parameter {name!r}{did_you_mean(str(name), valid)}; "
-                f"its parameters: {', '.join(valid)}"
-            )
-        what = f"bounds[{name!r}]"
-        if isinstance(pair, str | Mapping) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise InputError(f"{what}: give [low, high] with units, e.g. ['5 ms', '30 ms'], got {pair!r}")
-        dimension = model.dimension_of(name)
-        a = float(np.asarray(as_scalar(pair[0], f"{what} low", dimension)))
-        b = float(np.asarray(as_scalar(pair[1], f"{what} high", dimension)))
-        if not a < b:
-            raise InputError(f"{what}: low must be below high, got {pair[0]!r} and {pair[1]!r}")
-        model.check_bounds(name, np.array([a, b]), f"{what}: parameter {name!r} of model {model.name!r}")
-        names.append(name)
-        low.append(a)
-        high.append(b)
-    return tuple(names), np.array(low), np.array(high)
 
 
 def _check_metric(metric: Any) -> str:

@@ -34,7 +34,7 @@ import numpy as np
 from sourced_neuron.common.errors import InputError, did_you_mean
 from sourced_neuron.spec.units import neo_unit, si_to_neo
 
-__all__ = ["BUILT_IN", "MeasureSpec", "built_in", "display_scale", "read_measures"]
+__all__ = ["BUILT_IN", "MeasureSpec", "built_in", "display_scale", "named_function", "read_measures"]
 
 #: The built-in measures (``mean:`` and ``peak:`` take a variable's name).
 BUILT_IN = ("spike_count", "rate", "first_spike_latency", "isi_cv", "resting_potential", "mean:", "peak:")
@@ -71,7 +71,7 @@ def read_measures(measures: Any, model, record: Iterable[str] = ()) -> tuple[lis
         An unknown measure (with the nearest one), a variable the model does not have, a
         spike measure of a model without threshold, or a column named twice.
     """
-    if isinstance(measures, str) or callable(measures) or (isinstance(measures, tuple) and _is_pair(measures)):
+    if isinstance(measures, str) or callable(measures) or (isinstance(measures, tuple) and named_function(measures)):
         measures = [measures]
     if not isinstance(measures, Iterable) or isinstance(measures, bytes):
         raise InputError(f"measures must be a list of measure names or functions, got {type(measures).__name__}")
@@ -79,7 +79,7 @@ def read_measures(measures: Any, model, record: Iterable[str] = ()) -> tuple[lis
     recordable = (*model.state_variables, *model.subexpressions, *model.per_neuron_parameters)
     needed = list(record)
     for item in list(measures):
-        if isinstance(item, tuple) and _is_pair(item):
+        if isinstance(item, tuple) and named_function(item):
             specs.append(MeasureSpec(item[0], "function", function=item[1]))
             continue
         if callable(item):
@@ -125,7 +125,8 @@ def read_measures(measures: Any, model, record: Iterable[str] = ()) -> tuple[lis
     return specs, tuple(dict.fromkeys(needed))
 
 
-def _is_pair(item: tuple) -> bool:
+def named_function(item: tuple) -> bool:
+    """Whether ``item`` is a ``(name, function)`` measure."""
     return len(item) == 2 and isinstance(item[0], str) and callable(item[1])
 
 

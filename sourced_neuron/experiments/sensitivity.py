@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sourced_neuron.common.errors import InputError, did_you_mean
-from sourced_neuron.experiments.measures import read_measures
-from sourced_neuron.experiments.space import model_unit
+from sourced_neuron.experiments.measures import named_function, read_measures
+from sourced_neuron.experiments.space import model_unit, read_bounds
 from sourced_neuron.spec.library import load_model
-from sourced_neuron.spec.parts import AMP, INPUT
-from sourced_neuron.spec.units import as_scalar
+from sourced_neuron.spec.parts import INPUT
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     import pandas as pd
@@ -262,7 +261,7 @@ def sensitivity(
         raise InputError(f"unknown method {method!r}{did_you_mean(method, METHODS)}; methods: {', '.join(METHODS)}")
     checked = load_model(model).with_preset(preset)
     problem, units = _problem(checked, bounds, method)
-    if isinstance(measure, list | set) or (isinstance(measure, tuple) and not _is_pair(measure)):
+    if isinstance(measure, list | set) or (isinstance(measure, tuple) and not named_function(measure)):
         raise InputError(
             f"measure is one measure (a name such as 'rate', or a function), got {type(measure).__name__} {measure!r}"
         )
@@ -316,38 +315,13 @@ def sensitivity(
 
 def _problem(model, bounds: Any, method: str) -> tuple[dict[str, Any], dict[str, str]]:
     """SALib's problem (bounds in the model's units) and the unit of each name."""
-    if not isinstance(bounds, Mapping) or not bounds:
-        raise InputError(
-            "bounds must be a non-empty mapping of name to [low, high] with units, e.g. "
-            f"{{'tau_m': ['8 ms', '16 ms'], 'I_ext': ['200 pA', '400 pA']}}, got {type(bounds).__name__}"
-        )
-    valid = (*model.parameter_names, *model.state_variables, *model.per_neuron_parameters)
-    valid += (INPUT,) if model.uses_input else ()
-    names, rows, units = [], [], {}
-    for name, given in bounds.items():
-        if not isinstance(name, str) or name not in valid:
-            hint = did_you_mean(str(name), valid)
-            if name == INPUT:
-                hint = f"; model {model.name!r} does not read {INPUT}, so its current cannot be varied"
-            raise InputError(
-                f"bounds: model {model.name!r} has no parameter, state variable or input {name!r}{hint}; "
-                f"it can vary: {', '.join(valid)}"
-            )
-        what = f"bounds[{name!r}]"
-        pair = list(given) if isinstance(given, np.ndarray) and given.shape == (2,) else given  # [8, 16] * ms
-        if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise InputError(f"{what}: give [low, high] with units, e.g. ['8 ms', '16 ms'], got {pair!r}")
-        dimension = AMP if name == INPUT else model.dimension_of(name)
-        low = float(np.asarray(as_scalar(pair[0], f"{what} low", dimension)))
-        high = float(np.asarray(as_scalar(pair[1], f"{what} high", dimension)))
-        if not low < high:
-            raise InputError(f"{what}: needs low < high, got {pair[0]!r} and {pair[1]!r}")
-        if name in model.parameter_names:
-            model.check_bounds(name, np.array([low, high]), f"{what}: parameter {name!r} of model {model.name!r}")
+    names, low, high = read_bounds(model, bounds)
+    rows, units = [], {}
+    for name, a, b in zip(names, low, high, strict=True):
         unit, scale = ("pA", 1e-12) if name == INPUT else model_unit(model, name)
-        names.append(name)
-        rows.append([_tidy(low / scale), _tidy(high / scale)])  # 250.0 pA, not 250.00000000000003
+        rows.append([_tidy(a / scale), _tidy(b / scale)])  # 250.0 pA, not 250.00000000000003
         units[name] = unit
+    names = list(names)
     if method == "sobol" and len(names) < 2:
         raise InputError(
             f"Sobol indices need at least 2 varied parameters, got {len(names)} ({', '.join(names)}): "
@@ -358,10 +332,6 @@ def _problem(model, bounds: Any, method: str) -> tuple[dict[str, Any], dict[str,
 
 def _tidy(value: float) -> float:
     return float(f"{value:.12g}")
-
-
-def _is_pair(item: tuple) -> bool:
-    return len(item) == 2 and isinstance(item[0], str) and callable(item[1])
 
 
 def _whole(value: Any) -> bool:

@@ -27,7 +27,7 @@ from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import AMP, INPUT
 from sourced_neuron.spec.units import as_quantity, as_scalar, neo_unit
 
-__all__ = ["SAMPLERS", "ParameterSpace", "model_unit"]
+__all__ = ["SAMPLERS", "ParameterSpace", "model_unit", "read_bounds"]
 
 #: Samplers of :class:`ParameterSpace` (``{"uniform": [low, high]}`` and so on).
 SAMPLERS = ("uniform", "loguniform", "normal")
@@ -227,18 +227,76 @@ class ParameterSpace:
         return cls(tuple(columns), values.astype(float), units, scales)
 
 
-def _check_name(model: NeuronModel, name: Any) -> Dimension:
+def _check_name(model: NeuronModel, name: Any, where: str = "params", parameters_only: bool = False) -> Dimension:
+    if parameters_only:
+        valid: tuple[str, ...] = model.parameter_names
+        if not isinstance(name, str) or name not in valid:
+            raise InputError(
+                f"{where}: model {model.name!r} has no parameter {name!r}{did_you_mean(str(name), valid)}; "
+                f"its parameters: {', '.join(valid)}"
+            )
+        return model.dimension_of(name)
     valid = (*model.parameter_names, *model.state_variables, *model.per_neuron_parameters)
     valid += (INPUT,) if model.uses_input else ()
     if not isinstance(name, str) or name not in valid:
         hint = did_you_mean(str(name), valid)
         if name == INPUT:
-            hint = f"; model {model.name!r} does not read {INPUT}, so its current cannot be swept"
+            hint = f"; model {model.name!r} does not read {INPUT}, so its current cannot be varied"
         raise InputError(
-            f"params: model {model.name!r} has no parameter, state variable or input {name!r}{hint}; "
+            f"{where}: model {model.name!r} has no parameter, state variable or input {name!r}{hint}; "
             f"it can vary: {', '.join(valid)}"
         )
     return AMP if name == INPUT else model.dimension_of(name)
+
+
+def read_bounds(
+    model: NeuronModel, bounds: Any, parameters_only: bool = False
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Read ``{name: [low, high]}`` with units (sensitivity analyses, fits, priors).
+
+    Parameters
+    ----------
+    model : NeuronModel
+        The model the names and units are checked against.
+    bounds : mapping
+        Name to a pair of values with units (strings, quantities, or a quantity array of two).
+    parameters_only : bool
+        Only the model's parameters may be named (not initial values or ``I_ext``).
+
+    Returns
+    -------
+    tuple
+        The names (in the order given), and the low and high values (SI magnitudes).
+
+    Raises
+    ------
+    InputError, UnitError
+        An empty or non-mapping argument, unknown names (with the nearest one), a value that is
+        not a pair, values without units or in the wrong units, ``low >= high``, or values
+        outside the model file's bounds; each naming the entry.
+    """
+    if not isinstance(bounds, Mapping) or not bounds:
+        raise InputError(
+            "bounds must be a non-empty mapping of name to [low, high] with units, e.g. "
+            f"{{'tau_m': ['8 ms', '16 ms']}}, got {type(bounds).__name__}"
+        )
+    names, low, high = [], [], []
+    for name, given in bounds.items():
+        dimension = _check_name(model, name, "bounds", parameters_only)
+        what = f"bounds[{name!r}]"
+        pair = list(given) if isinstance(given, np.ndarray) and given.shape == (2,) else given  # [8, 16] * ms
+        if isinstance(pair, str | bytes | Mapping) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise InputError(f"{what}: give [low, high] with units, e.g. ['8 ms', '16 ms'], got {pair!r}")
+        a = float(np.asarray(as_scalar(pair[0], f"{what} low", dimension)))
+        b = float(np.asarray(as_scalar(pair[1], f"{what} high", dimension)))
+        if not a < b:
+            raise InputError(f"{what}: needs low < high, got {pair[0]!r} and {pair[1]!r}")
+        if name in model.parameter_names:
+            model.check_bounds(name, np.array([a, b]), f"{what}: parameter {name!r} of model {model.name!r}")
+        names.append(name)
+        low.append(a)
+        high.append(b)
+    return tuple(names), np.array(low), np.array(high)
 
 
 def _plain(value: Any) -> Any:
