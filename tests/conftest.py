@@ -25,6 +25,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(requires_brian2)
 
 
+@pytest.fixture
+def backend(request, monkeypatch):
+    """For tests parametrised (indirectly) with ``(backend, Brian2 code generation target)``: the
+    backend's name, skipped with the reason where it cannot run; sets the Brian2 target."""
+    from sourced_neuron import backend_status
+
+    name, target = request.param
+    reason = backend_status()[name]
+    if reason:
+        pytest.skip(reason)
+    if target is not None:
+        monkeypatch.setenv("SOURCED_NEURON_BRIAN2_TARGET", target)
+    return name
+
+
 LIF_TEXT = """\
 name: lif
 description: Leaky integrate-and-fire neuron with absolute refractoriness.

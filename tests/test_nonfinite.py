@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron.backends import NetworkSpec, backend_status, brian2_runtime, get_backend
+from sourced_neuron.backends import NetworkSpec, brian2_runtime, get_backend
 from sourced_neuron.backends.base import first_nonfinite
 from sourced_neuron.codegen.brian2 import NONFINITE_EVENT, NONFINITE_TIME, nonfinite_check
 from sourced_neuron.codegen.nestml import render
@@ -76,18 +76,6 @@ BACKENDS = [
     pytest.param(("brian2-cpp", None), marks=[pytest.mark.brian2, pytest.mark.slow], id="brian2-cpp"),
     pytest.param(("nest", None), marks=[pytest.mark.nest, pytest.mark.slow], id="nest"),
 ]
-
-
-@pytest.fixture
-def backend(request, monkeypatch):
-    """The backend's name, skipped with the reason where it cannot run; sets the Brian2 target."""
-    name, target = request.param
-    reason = backend_status()[name]
-    if reason:
-        pytest.skip(reason)
-    if target is not None:
-        monkeypatch.setenv("SOURCED_NEURON_BRIAN2_TARGET", target)
-    return name
 
 
 def _euler(w: float, u: float) -> tuple[int, int]:

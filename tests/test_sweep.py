@@ -57,18 +57,6 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture
-def backend(request, monkeypatch):
-    """The backend's name, skipped with the reason where it cannot run; sets the Brian2 target."""
-    name, target = request.param
-    reason = backend_status()[name]
-    if reason:
-        pytest.skip(reason)
-    if target is not None:
-        monkeypatch.setenv("SOURCED_NEURON_BRIAN2_TARGET", target)
-    return name
-
-
 # --- what varies ------------------------------------------------------------------------------
 
 
@@ -328,6 +316,19 @@ def test_spike_measures_of_a_model_without_threshold_are_refused():
 # --- results that survive -----------------------------------------------------------------------
 
 
+def count_batches(monkeypatch) -> list[int]:
+    """Record the size of every batch simulated from now on (the list returned fills up)."""
+    calls: list[int] = []
+    original = Batch.run
+
+    def counting(self, names, values, pad_to=None):
+        calls.append(len(values))
+        return original(self, names, values, pad_to)
+
+    monkeypatch.setattr(batch_module.Batch, "run", counting)
+    return calls
+
+
 GRID = {"tau_m": ["9 ms", "13 ms", "17 ms", "21 ms"], "I_ext": ["200 pA", "300 pA", "420 pA"]}
 
 
@@ -340,14 +341,7 @@ def test_parts_are_written_and_a_second_call_simulates_only_what_is_missing(tmp_
     # the folder reads back as one table (pyarrow skips _sweep.json)
     assert sorted(pd.read_parquet(out)["set"]) == list(range(12))
     (out / "part-000001.parquet").unlink()
-    calls = []
-    original = Batch.run
-
-    def counting(self, names, values, pad_to=None):
-        calls.append(len(values))
-        return original(self, names, values, pad_to)
-
-    monkeypatch.setattr(batch_module.Batch, "run", counting)
+    calls = count_batches(monkeypatch)
     again = sweep(LIF, GRID, duration="100 ms", batch_size=5, client="synchronous", out=out)
     assert calls == [5]  # only the missing batch
     pd.testing.assert_frame_equal(first, again)
@@ -391,14 +385,7 @@ def test_a_killed_sweep_resumes_from_its_parts_and_recomputes_nothing_finished(t
     process.wait()
     written = sorted(out.glob("part-*.parquet"))
     assert 2 <= len(written) < 6
-    calls = []
-    original = Batch.run
-
-    def counting(self, names, values, pad_to=None):
-        calls.append(len(values))
-        return original(self, names, values, pad_to)
-
-    monkeypatch.setattr(batch_module.Batch, "run", counting)
+    calls = count_batches(monkeypatch)
     resumed = sweep(LIF, GRID, duration="100 ms", batch_size=2, client="synchronous", out=out)
     assert len(calls) == 6 - len(written)
     fresh = sweep(LIF, GRID, duration="100 ms", batch_size=4, client="synchronous")

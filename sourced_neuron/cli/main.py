@@ -453,14 +453,19 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of sampling and simulations (default: 0)")
 
 
+def _check_plot(path: str | None) -> None:
+    """Refuse a ``--plot`` file that cannot be written, before anything is simulated."""
+    if path:
+        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
+        from sourced_neuron.common.files import check_output
+
+        check_output(path, "--plot", FIGURE_SUFFIXES)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sourced_neuron.common.files import check_output
     from sourced_neuron.experiments.sweep import sweep
 
-    if args.plot:
-        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
-
-        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    _check_plot(args.plot)
     params = _vary(args.vary, "--vary", sampled=args.samples is not None)
     frame = sweep(
         args.model,
@@ -502,13 +507,9 @@ def _one_measure(measures: list[str] | None) -> str:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sourced_neuron.common.files import check_output
     from sourced_neuron.experiments.sensitivity import sensitivity
 
-    if args.plot:
-        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
-
-        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    _check_plot(args.plot)
     result = sensitivity(
         args.model,
         _vary(args.bound, "--bound"),
@@ -532,14 +533,10 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from sourced_neuron.common.errors import InputError
-    from sourced_neuron.common.files import check_output
     from sourced_neuron.experiments.fitting import fit
     from sourced_neuron.results.io import read_block
 
-    if args.plot:
-        from sourced_neuron.analysis.plotting import FIGURE_SUFFIXES
-
-        check_output(args.plot, "--plot", FIGURE_SUFFIXES)
+    _check_plot(args.plot)
     segment = read_block(args.target, allow_pickle=args.allow_pickle).segments[0]
     if args.metric == "trace":
         signals = [s for s in segment.analogsignals if args.variable in (None, s.annotations.get("variable"), s.name)]
