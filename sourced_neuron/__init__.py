@@ -49,6 +49,7 @@ _LAZY = {
     "pynn_cell_type": "sourced_neuron.backends.nest_pynn",
     "export": "sourced_neuron.codegen",
     "fit": "sourced_neuron.experiments.fitting",
+    "inference": "",
     "sensitivity": "sourced_neuron.experiments.sensitivity",
     "sweep": "sourced_neuron.experiments.sweep",
     "Network": "sourced_neuron.run.network",
@@ -64,7 +65,10 @@ def __getattr__(name: str) -> Any:
     """Import a public name from its stage on first use (PEP 562)."""
     if name not in _LAZY:
         raise AttributeError(f"module 'sourced_neuron' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+    if _LAZY[name]:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:  # a stage used as a namespace (sn.inference.train)
+        value = importlib.import_module(f"{__name__}.{name}")
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -91,6 +95,7 @@ __all__ = [
     "backend_status",
     "export",
     "fit",
+    "inference",
     "library_models",
     "load_model",
     "pynn_cell_type",

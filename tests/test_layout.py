@@ -18,7 +18,19 @@ import sourced_neuron
 PACKAGE = Path(sourced_neuron.__file__).parent
 
 # The stages from the bottom up (docs/development.md); a module may import its own stage and lower ones.
-STAGES = ["common", "spec", "codegen", "backends", "results", "run", "analysis", "experiments", "wrapper", "cli"]
+STAGES = [
+    "common",
+    "spec",
+    "codegen",
+    "backends",
+    "results",
+    "run",
+    "analysis",
+    "experiments",
+    "inference",
+    "wrapper",
+    "cli",
+]
 
 
 def _module_name(path: Path) -> str:

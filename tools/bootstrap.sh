@@ -65,5 +65,5 @@ if [ -n "$missing" ]; then
 fi
 
 "$python" -m pip install --quiet --upgrade pip
-"$python" -m pip install --quiet -e ".[test,nest]"
+"$python" -m pip install --quiet -e ".[test,nest,inference]"
 echo "environment ready: $venv ($("$python" --version 2>&1))"

@@ -167,6 +167,13 @@ class PopulationSpec:
     stimulus: Stimulus
     record: tuple[str, ...] = ()
     record_spikes: bool = True
+    #: Record the variables every this many steps (samples at steps 0, k, 2k, ...; the simulator
+    #: itself records at that rate, so long runs of many neurons do not hold every step).
+    record_every: int = 1
+
+    def n_samples(self, n_steps: int) -> int:
+        """Samples of each recorded variable in a run of ``n_steps`` steps."""
+        return -(-n_steps // self.record_every)
 
 
 @dataclass(eq=False)

@@ -623,7 +623,8 @@ def _population(
         spikes = b2.SpikeMonitor(group, name=f"sn_{pop.name}_spikes{unique}")
     states = None
     if pop.record:
-        states = b2.StateMonitor(group, list(pop.record), record=True, name=f"sn_{pop.name}_states{unique}", **clock)
+        every = {"dt": dt * pop.record_every} if pop.record_every > 1 else clock
+        states = b2.StateMonitor(group, list(pop.record), record=True, name=f"sn_{pop.name}_states{unique}", **every)
     return group, (spikes, states)
 
 

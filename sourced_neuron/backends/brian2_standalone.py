@@ -296,6 +296,7 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
                 lowered.method,
                 sorted(pop.initial),
                 list(pop.record),
+                pop.record_every,
                 pop.record_spikes,
                 stimulus.kind,
                 # a step's per-neuron amplitudes are run arguments: only its on/off pattern counts

@@ -262,9 +262,10 @@ class NestPyNN(Backend):
                         I_stim=np.broadcast_to(first, (pop.size,)).astype(float),
                         I_stim_1=np.broadcast_to(second, (pop.size,)).astype(float),
                     )
-                recorded = (["spikes"] if pop.record_spikes and pop.model.threshold else []) + list(pop.record)
-                if recorded:
-                    population.record(recorded)
+                if pop.record_spikes and pop.model.threshold:
+                    population.record(["spikes"])
+                if pop.record:
+                    population.record(list(pop.record), sampling_interval=pop.record_every * dt_ms)
                 nodes[pop.name] = population
             for source in spec.sources:
                 trains = [
@@ -337,7 +338,7 @@ def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type) -> Ru
     )
     for signal in segment.analogsignals:
         # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
-        result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: spec.n_steps]
+        result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: pop.n_samples(spec.n_steps)]
     if spec.check_finite and pop.model.state_variables:
         result.nonfinite = _nonfinite(population.node_collection, pop.model.state_variables, spec.dt)
     return result

@@ -568,6 +568,194 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stimulus(args: argparse.Namespace) -> Any:
+    """``--current`` with optional ``--start``/``--stop``: a constant current, or a step when either is given."""
+    from sourced_neuron.common.errors import InputError
+
+    if args.start is None and args.stop is None:
+        return args.current
+    if args.current is None:
+        raise InputError("--start and --stop time a step of --current: give --current too, e.g. --current '200 pA'")
+    step = {"amplitude": args.current}
+    if args.start is not None:
+        step["start"] = args.start
+    if args.stop is not None:
+        step["stop"] = args.stop
+    return step
+
+
+def _prior(args: argparse.Namespace):
+    """The ``Prior`` of ``--prior NAME=LOW:HIGH UNIT`` options, ``--loguniform NAME`` choosing the family."""
+    from sourced_neuron.common.errors import InputError
+    from sourced_neuron.inference import Prior
+
+    bounds = _vary(args.prior, "--prior")
+    for name in args.loguniform:
+        if name not in bounds:
+            raise InputError(f"--loguniform names {name!r}, which has no --prior (given: {', '.join(bounds)})")
+    return Prior(bounds, {name: "loguniform" for name in args.loguniform})
+
+
+def cmd_infer_train(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.files import check_folder
+    from sourced_neuron.inference import train
+
+    check_folder(args.out, "--out")
+    posterior = train(
+        args.model,
+        _prior(args),
+        stimulus=_stimulus(args),
+        duration=args.duration,
+        simulations=args.simulations,
+        backend=args.backend,
+        noise=args.noise,
+        summary=args.summary,
+        epochs=args.epochs,
+        client=_client(args.cluster),
+        out=args.out,
+        seed=args.seed,
+        preset=args.preset,
+        dt=args.dt,
+        trace_samples=args.trace_samples,
+    )
+    info, history, protocol = posterior.info, posterior.history, posterior.protocol
+    print(
+        f"posterior of {protocol.model.name} over {', '.join(posterior.names)} (summary {posterior.encoder.summary!r})"
+    )
+    shown = [f"{name} ~ {d['kind']}({d['low']}, {d['high']})" for name, d in posterior.prior.describe().items()]
+    print(f"  prior: {'; '.join(shown)}")
+    print(
+        f"  experiment: {protocol.batch.request.stimulus.describe()} for {protocol.duration * 1e3:g} ms on "
+        f"{protocol.batch.backend}, {protocol.n_samples} samples every {protocol.sampling_period * 1e3:g} ms, "
+        f"noise {protocol.noise * 1e3:g} mV"
+    )
+    print(
+        f"  simulations: {info['simulations']} ({info['failed_simulations']} failed; {info['simulated_now']} "
+        f"simulated now in {info['simulation_seconds']:.1f} s)"
+    )
+    losses = ", ".join(f"final {key} {values[-1]:.4g}" for key, values in history.items() if values)
+    print(f"  training: {info['epochs']} epochs in {info['training_seconds']:.1f} s, {losses}")
+    print(f"saved to {posterior.folder} (simulations kept in {info['simulations_folder']})")
+    return 0
+
+
+def cmd_infer_sample(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.files import check_output, write_text
+    from sourced_neuron.inference import load
+    from sourced_neuron.results.io import read_block
+
+    if args.csv:
+        check_output(args.csv, "--csv", (".csv",))
+    posterior = load(args.folder)
+    block = read_block(args.observation, allow_pickle=args.allow_pickle)
+    frame = posterior.sample(block, args.n, seed=args.seed)
+    units = frame.attrs["units"]
+    print(
+        f"posterior of {posterior.protocol.model.name} given {args.observation}: {len(frame)} draws (seed {args.seed})"
+    )
+    rows = [("parameter", "unit", "mean", "sd", "5%", "95%")]
+    for name in frame.columns:
+        column = frame[name]
+        numbers = (column.mean(), column.std(), column.quantile(0.05), column.quantile(0.95))
+        rows.append((name, units.get(name) or "1", *(f"{x:.4g}" for x in numbers)))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  "
+            + "  ".join(
+                f"{cell:<{w}}" if k < 2 else f"{cell:>{w}}" for k, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    if posterior.reference is None:
+        print("typicality: not available (this posterior has no typicality reference)")
+    else:
+        found = posterior.typicality(block)
+        verdict = "typical of the training simulations" if found["typical"] else "ATYPICAL"
+        print(
+            f"typicality: distance {found['distance']:.3g}, p = {found['p_value']:.3g} (alpha {found['alpha']:g}): "
+            f"{verdict}"
+        )
+        if not found["typical"]:
+            print(
+                f"warning: the observation is atypical of the simulations this posterior was trained on (p = "
+                f"{found['p_value']:.3g} < {found['alpha']:g}): the draws are not to be trusted; check the model, "
+                "the stimulus and the prior's bounds",
+                file=sys.stderr,
+            )
+    if args.csv:
+        shown = frame.rename(columns=lambda c: f"{c} ({units[c]})" if units.get(c) else c)
+        write_text(args.csv, shown.to_csv(index=False), "--csv")
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def cmd_infer_diagnose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sourced_neuron.common.files import check_folder
+    from sourced_neuron.inference import load
+
+    out = Path(args.out) if args.out else Path(args.folder) / "diagnostics"
+    posterior = load(args.folder)
+    check_folder(out, "--out")
+    report = posterior.diagnose(
+        n=args.n, samples=args.samples, out=out, client=_client(args.cluster), predictive=args.predictive
+    )
+    rows = report.get("per_parameter")
+    if not isinstance(rows, dict):  # a report of another shape: show it as it is
+        for key, value in report.items():
+            print(f"{key}: {json.dumps(value, default=str)}")
+        print(f"wrote {out / 'report.json'}")
+        return 0
+    print(
+        f"diagnostics of {report.get('model')} over {', '.join(rows)} on {report.get('held_out')} held-out "
+        f"simulations ({report.get('held_out_failed', 0)} failed), {report.get('samples_per_set')} draws each"
+    )
+    table = [("parameter", "coverage 90%", "recovery r", "contraction", "SBC in band", "identified")]
+    for name, entry in rows.items():
+        unit = entry.get("unit")
+        table.append(
+            (
+                f"{name} ({unit})" if unit else name,
+                f"{entry['coverage']['90%']:.2f}",
+                f"{entry['recovery_r']:.3f}",
+                f"{entry['contraction']:.3f}",
+                "yes" if entry["sbc_within_band"] else "no",
+                "yes" if entry.get("identifiable", True) else "weakly",
+            )
+        )
+    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]))]
+    for row in table:
+        print(
+            "  "
+            + "  ".join(
+                f"{cell:<{w}}" if k == 0 else f"{cell:>{w}}"
+                for k, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    for name, entry in rows.items():
+        if entry.get("why_not"):
+            print(f"  {name} is weakly identified: {entry['why_not']}")
+    typical = report.get("typicality") or {}
+    if typical.get("flagged_fraction") is not None:
+        print(
+            f"typicality: {100 * typical['flagged_fraction']:.1f} % of the held-out observations flagged atypical "
+            f"(expected about {100 * typical['alpha']:g} %)"
+        )
+    if "predictive" in report:
+        predictive = report["predictive"]
+        print(
+            f"predictive check: {100 * predictive['fraction_inside_95']:.0f} % of summary statistics inside their "
+            f"95 % interval ({predictive['observations']} observations, {predictive['draws_each']} draws each)"
+        )
+    goals = report.get("goals") or {}
+    if goals:
+        print("goals: " + ", ".join(f"{key} {'yes' if met else 'no'}" for key, met in goals.items()))
+    figures = report.get("figures") or []
+    print(f"wrote {out / 'report.json'} and {len(figures)} figure(s) in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sourced-neuron``."""
     parser = _Parser(prog="sourced-neuron", description="Neuron models written once, run on several simulators.")
@@ -703,6 +891,108 @@ def build_parser() -> argparse.ArgumentParser:
     fitting.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
     fitting.add_argument("--plot", help="target against fit, as PNG")
     fitting.set_defaults(func=cmd_fit)
+
+    infer = sub.add_parser(
+        "infer",
+        help="Bayesian inference of parameters from a trace (BayesFlow): train, sample, diagnose",
+        description="Train an amortised posterior over some of a model's parameters on simulations of one "
+        "experiment (train), draw parameters for an observation of that experiment (sample), and check the "
+        "posterior's calibration and accuracy on held-out simulations (diagnose). Needs the inference extra: "
+        "pip install 'sourced-neuron[inference]'.",
+    )
+    actions = infer.add_subparsers(dest="action", required=True, parser_class=_Parser)
+
+    training = actions.add_parser(
+        "train",
+        help="simulate the prior's parameter sets and train a posterior; saved to --out",
+        description="Simulate --simulations parameter sets drawn from the prior through the experiment (--current, "
+        "--duration, the observation noise) and train the networks on them. The posterior is saved to --out, the "
+        "simulations kept in --out/simulations: training again with more epochs or another summary reuses them.",
+    )
+    training.add_argument("model", help="library model name or model file")
+    training.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        required=True,
+        metavar="NAME=LOW:HIGH",
+        help="'NAME=LOW:HIGH UNIT', uniform unless named by --loguniform; repeat for each inferred parameter",
+    )
+    training.add_argument("--loguniform", action="append", default=[], metavar="NAME", help="a log-uniform prior")
+    training.add_argument("--simulations", type=int, default=10_000, help="parameter sets to simulate (default: 10000)")
+    training.add_argument("--out", required=True, help="the folder of the posterior (and of its simulations)")
+    training.add_argument("--current", help="injected current, e.g. '250 pA' (constant unless --start/--stop)")
+    training.add_argument("--start", help="a step of --current starts here, e.g. '100 ms' (default: 0 ms)")
+    training.add_argument("--stop", help="a step of --current ends here, e.g. '600 ms' (default: the end)")
+    training.add_argument("--duration", default="1 s", help="simulated and observed time (default: 1 s)")
+    training.add_argument("--backend", default="brian2-cpp", help="where to simulate (default: brian2-cpp)")
+    training.add_argument("--preset")
+    training.add_argument("--dt", help="time step (default: the model's)")
+    training.add_argument(
+        "--noise", default="1 mV", help="standard deviation of the noise on the trace (default: 1 mV)"
+    )
+    training.add_argument(
+        "--trace-samples", type=int, default=100, help="at most this many samples per observed trace (default: 100)"
+    )
+    training.add_argument(
+        "--summary",
+        choices=("statistics", "lstm", "both"),
+        default="statistics",
+        help="summary statistics, an LSTM over the trace, or both (default: statistics)",
+    )
+    training.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
+    training.add_argument(
+        "--cluster",
+        help="where simulations run: 'local' (default: a local Dask cluster), 'synchronous' (this process) or a "
+        "Dask scheduler address",
+    )
+    training.add_argument("--seed", type=int, default=0, help="draws, noise, networks and batches (default: 0)")
+    training.set_defaults(func=cmd_infer_train)
+
+    sampling = actions.add_parser(
+        "sample",
+        help="draw parameters for an observation from a trained posterior; summary, typicality, CSV",
+        description="Print the posterior mean, standard deviation and 5 % and 95 % quantiles of every parameter "
+        "given OBSERVATION, and how typical the observation is of the training simulations (an atypical one is "
+        "outside what the posterior learnt: its draws are not to be trusted).",
+    )
+    sampling.add_argument("folder", metavar="DIR", help="a posterior folder written by 'infer train --out'")
+    sampling.add_argument(
+        "observation",
+        metavar="OBSERVATION",
+        help="a .nix or .nwb file (e.g. from 'simulate --out') of the training experiment: same duration and "
+        "sampling (or a whole fraction of its period)",
+    )
+    sampling.add_argument("--n", type=int, default=1000, help="posterior draws (default: 1000)")
+    sampling.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
+    sampling.add_argument("--csv", help="write every draw to this CSV file (columns 'NAME (UNIT)')")
+    sampling.add_argument("--allow-pickle", action="store_true", help=PICKLE_HELP)
+    sampling.set_defaults(func=cmd_infer_sample)
+
+    diagnosing = actions.add_parser(
+        "diagnose",
+        help="calibration (SBC), coverage, recovery and contraction on held-out simulations",
+        description="Simulate --n held-out parameter sets from the prior, draw from the posterior for each and "
+        "report per parameter the coverage of the 90 % credible interval, the recovery r, the contraction and "
+        "whether the SBC rank ECDF stays inside its 95 % band; report.json and figures go to --out.",
+    )
+    diagnosing.add_argument("folder", metavar="DIR", help="a posterior folder written by 'infer train --out'")
+    diagnosing.add_argument("--n", type=int, default=200, help="held-out simulations (default: 200)")
+    diagnosing.add_argument(
+        "--samples", type=int, default=1000, help="posterior draws per held-out set (default: 1000)"
+    )
+    diagnosing.add_argument(
+        "--predictive",
+        type=int,
+        default=20,
+        help="held-out observations given a posterior predictive check (default: 20; 0 skips it)",
+    )
+    diagnosing.add_argument("--out", help="folder of report.json and the figures (default: DIR/diagnostics)")
+    diagnosing.add_argument(
+        "--cluster",
+        help="where simulations run: 'local' (default), 'synchronous' (this process) or a Dask scheduler address",
+    )
+    diagnosing.set_defaults(func=cmd_infer_diagnose)
 
     backends = sub.add_parser("backends", help="list backends and whether they are usable here")
     backends.add_argument("--json", action="store_true")

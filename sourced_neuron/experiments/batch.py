@@ -74,6 +74,7 @@ class Batch:
     backend: str
     preset: str | None
     stimulus: Any  # as the user gave it (per-set amplitudes replace its amplitude)
+    record_every: int = 1  # record the variables every this many steps
 
     @classmethod
     def make(
@@ -88,9 +89,11 @@ class Batch:
         dt: Any = None,
         seed: int | None = None,
         check_finite: bool = True,
+        record_every: int = 1,
     ) -> Batch:
         """Check everything a batch needs before any simulation (the arguments of
-        :func:`sourced_neuron.simulate`) and the backend's capabilities.
+        :func:`sourced_neuron.simulate`) and the backend's capabilities. ``record_every``: the
+        recorded variables are sampled every this many steps, by the simulator itself.
 
         Raises
         ------
@@ -104,7 +107,14 @@ class Batch:
         if request.stimulus.kind not in capabilities.stimuli:
             raise UnsupportedFeatureError(f"backend {backend!r} does not take a {request.stimulus.kind} stimulus")
         check_backend_grid(capabilities, request.dt, backend)
-        return cls(request, backend, preset, stimulus)
+        if isinstance(record_every, bool) or not isinstance(record_every, int | np.integer) or record_every < 1:
+            raise InputError(f"record_every must be a whole number of steps >= 1, got {record_every!r}")
+        return cls(request, backend, preset, stimulus, int(record_every))
+
+    @property
+    def n_samples(self) -> int:
+        """Samples of each recorded variable per set."""
+        return -(-self.request.n_steps // self.record_every)
 
     @property
     def model(self):
@@ -151,7 +161,7 @@ class Batch:
             failed.update({int(keep[k]): reason for k, reason in bad.items()})
             keep = np.array([k for k in keep if k not in failed], dtype=int)
             if not len(keep):
-                empty = {name: np.full((self.request.n_steps, n_sets), np.nan) for name in self.request.record}
+                empty = {name: np.full((self.n_samples, n_sets), np.nan) for name in self.request.record}
                 return BatchRun([np.zeros(0) for _ in range(n_sets)], empty, failed)
 
     def network(self, names: tuple[str, ...], rows: np.ndarray) -> NetworkSpec:
@@ -164,7 +174,15 @@ class Batch:
         initial.update({k: v for k, v in columns.items() if k not in parameters and k != INPUT})
         stimulus = self._stimulus(columns.get(INPUT), size)
         population = PopulationSpec(
-            model.name, model, size, parameters, initial, stimulus, tuple(request.record), model.threshold is not None
+            model.name,
+            model,
+            size,
+            parameters,
+            initial,
+            stimulus,
+            tuple(request.record),
+            model.threshold is not None,
+            self.record_every,
         )
         return NetworkSpec([population], [], [], request.dt, request.n_steps, request.seed, request.check_finite)
 

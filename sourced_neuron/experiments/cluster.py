@@ -12,11 +12,12 @@ import atexit
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sourced_neuron.common.errors import BackendUnavailableError, InputError
+from sourced_neuron.common.errors import BackendUnavailableError, InputError, SourcedNeuronError
 
-__all__ = ["SYNCHRONOUS", "local_client", "resolve_client", "worker_threads"]
+__all__ = ["SYNCHRONOUS", "local_client", "resolve_client", "run_tasks", "worker_threads"]
 
 #: ``client=SYNCHRONOUS`` runs every batch in this process, one after the other.
 SYNCHRONOUS = "synchronous"
@@ -104,3 +105,37 @@ def worker_threads() -> int | None:
         return int(get_worker().state.nthreads)
     except (ImportError, ValueError, AttributeError):
         return None
+
+
+def run_tasks(client, function: Callable, jobs: Iterable[tuple[int, tuple]], retries: int = 0) -> Iterator:
+    """Run ``function(*args)`` for each ``(k, args)`` of ``jobs``; yield ``(k, result)`` as each
+    finishes, or ``(k, exception)`` for one that failed (after ``retries`` more tries on Dask).
+
+    With ``client=None`` the jobs run here, one after the other, in order; only the library's
+    own errors are yielded (anything else is a bug and is raised). On Dask, every job is a task
+    (not pure: the same arguments run again when asked), and unfinished ones are cancelled when
+    the caller stops iterating.
+    """
+    if client is None:
+        for k, args in jobs:
+            try:
+                yield k, function(*args)
+            except SourcedNeuronError as exc:
+                yield k, exc
+        return
+    from dask.distributed import as_completed
+
+    futures = {}
+    for k, args in jobs:
+        key = f"sourced-neuron-{getattr(function, '__name__', 'task')}-{k}-{os.urandom(4).hex()}"
+        futures[client.submit(function, *args, retries=retries, pure=False, key=key)] = k
+    try:
+        for future in as_completed(futures):
+            k = futures[future]
+            try:
+                yield k, future.result()
+            except Exception as exc:
+                yield k, exc
+    finally:
+        for future in futures:
+            future.cancel()

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from sourced_neuron.common.errors import InputError, SimulationError, SourcedNeuronError, StorageError
+from sourced_neuron.common.errors import InputError, SimulationError, StorageError
 from sourced_neuron.common.progress import enabled
 from sourced_neuron.common.resources import require_memory
 from sourced_neuron.experiments.batch import Batch, BatchRun
-from sourced_neuron.experiments.cluster import resolve_client, worker_threads
+from sourced_neuron.experiments.cluster import resolve_client, run_tasks, worker_threads
 from sourced_neuron.experiments.measures import MeasureSpec, built_in, display_scale, read_measures
 from sourced_neuron.experiments.space import ParameterSpace
 from sourced_neuron.spec.library import load_model
@@ -172,8 +172,9 @@ def sweep(
     # integrator (SymPy, seconds for "exact") per process on brian2, whatever the last batch holds
     pad = size
     results, failures = dict(done), {}
-    with _SetBar(len(space), sum(len(f) for f in done.values()), f"{batch.model.name} sweep", progress) as bar:
-        for k, outcome in _execute(client, batch, space, specs, todo, pad, retries):
+    with SetBar(len(space), sum(len(f) for f in done.values()), f"{batch.model.name} sweep", progress) as bar:
+        jobs = [(k, (batch, space.names, space.values[start:stop], specs, start, pad)) for k, start, stop in todo]
+        for k, outcome in run_tasks(client, run_part, jobs, retries):
             start, stop = parts[k][1], parts[k][2]
             if isinstance(outcome, BaseException):
                 failures[k] = outcome
@@ -305,44 +306,6 @@ def _read_part(folder: Path, k: int):
         return None
 
 
-def _execute(client, batch: Batch, space: ParameterSpace, specs, todo, pad, retries: int):
-    """Yield ``(k, columns or the exception)`` for each batch as it finishes."""
-    if client is None:
-        for k, start, stop in todo:
-            try:
-                yield k, run_part(batch, space.names, space.values[start:stop], specs, start, pad)
-            except SourcedNeuronError as exc:
-                yield k, exc
-        return
-    from dask.distributed import as_completed
-
-    futures = {}
-    for k, start, stop in todo:
-        future = client.submit(
-            run_part,
-            batch,
-            space.names,
-            space.values[start:stop],
-            specs,
-            start,
-            pad,
-            retries=retries,
-            pure=False,
-            key=f"sourced-neuron-batch-{k}-{os.urandom(4).hex()}",
-        )
-        futures[future] = k
-    try:
-        for future in as_completed(futures):
-            k = futures[future]
-            try:
-                yield k, future.result()
-            except Exception as exc:
-                yield k, exc
-    finally:
-        for future in futures:
-            future.cancel()
-
-
 def run_part(batch: Batch, names: tuple[str, ...], rows: np.ndarray, specs: list[MeasureSpec], first: int, pad):
     """Simulate one batch and measure each set: the columns of its part of the table.
 
@@ -425,7 +388,7 @@ def _fails(batch: Batch, names: tuple[str, ...], rows: np.ndarray, pad) -> bool:
 
 
 def _nan_signals(batch: Batch, n_sets: int) -> dict[str, np.ndarray]:
-    return {name: np.full((batch.request.n_steps, n_sets), np.nan) for name in batch.request.record}
+    return {name: np.full((batch.n_samples, n_sets), np.nan) for name in batch.request.record}
 
 
 def _failed_part(specs, space: ParameterSpace, start: int, stop: int, error: BaseException, retries: int):
@@ -482,7 +445,7 @@ def _table(batch: Batch, space: ParameterSpace, specs, parts: list, failures: di
     return result
 
 
-class _SetBar:
+class SetBar:
     """A bar counting finished parameter sets (tqdm, on standard error; a terminal by default)."""
 
     def __init__(self, total: int, done: int, description: str, option: bool | None):
@@ -496,7 +459,7 @@ class _SetBar:
         if self._bar is not None:
             self._bar.update(count)
 
-    def __enter__(self) -> _SetBar:
+    def __enter__(self) -> SetBar:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
