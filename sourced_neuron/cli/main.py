@@ -584,7 +584,7 @@ def _stimulus(args: argparse.Namespace) -> Any:
     return step
 
 
-def _prior(args: argparse.Namespace):
+def _prior(args: argparse.Namespace) -> Any:
     """The ``Prior`` of ``--prior NAME=LOW:HIGH UNIT`` options, ``--loguniform NAME`` choosing the family."""
     from sourced_neuron.common.errors import InputError
     from sourced_neuron.inference import Prior

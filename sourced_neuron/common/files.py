@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sourced_neuron.common.errors import InputError, StorageError
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_folder",
     "check_output",
     "free_bytes",
+    "json_default",
     "read_bytes",
     "read_text",
     "regular_file",
@@ -387,3 +389,10 @@ def write_text(path: object, text: str, what: str = "output", encoding: str = "u
     with atomic_write(path, what, size_hint=len(data)) as temporary:
         temporary.write_bytes(data)
     return as_path(path, what)
+
+
+def json_default(value: Any) -> Any:
+    """NumPy scalars and arrays as JSON values: ``json.dumps(data, default=json_default)``."""
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":
+        return value.tolist()
+    raise TypeError(f"not JSON-able: {type(value).__name__}")

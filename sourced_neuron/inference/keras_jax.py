@@ -47,7 +47,15 @@ def bayesflow() -> Any:
     missing = available()
     if missing:
         raise BackendUnavailableError(f"Bayesian inference needs BayesFlow, {missing}")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     import bayesflow as bf
 
+    # BayesFlow's import calls logging.basicConfig(level=INFO) when the root logger has no
+    # handler, which would print every INFO record of the process (Dask's, JAX's): undo that
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
     logging.getLogger("bayesflow").setLevel(logging.WARNING)
     return bf

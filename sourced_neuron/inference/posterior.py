@@ -13,10 +13,12 @@ and learn the parameters in the prior's unbounded space
 (:meth:`~sourced_neuron.inference.prior.Prior.to_unbounded`).
 
 Typicality: an observation is embedded in summary space (the summary network's output and the
-standardised features); its Mahalanobis distance to the training set's embeddings is compared
-with the distances of held-out training-protocol simulations. The p-value is the fraction of
-those with a larger distance; below ``alpha`` (0.01) the observation is flagged as atypical:
-out of the distribution the posterior was trained on, whose samples are then not to be trusted.
+standardised features); its Mahalanobis distance to the training simulations' embeddings (their
+mean and covariance) is compared with the distances of other simulations of the prior (the
+validation sets and further training sets). The p-value is the fraction of those with a larger
+distance (plus one, over their number plus one); below ``alpha`` (0.01) the observation is flagged
+as atypical: out of the distribution the posterior was trained on, so its samples are not to be
+trusted. The check needs no assumption about the distribution of the summaries.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pandas as pd
 
 from sourced_neuron.common.cache import write_file
 from sourced_neuron.common.errors import InputError, StorageError
+from sourced_neuron.common.files import json_default
 from sourced_neuron.inference.features import feature_names, statistics
 from sourced_neuron.inference.keras_jax import bayesflow
 from sourced_neuron.inference.prior import Prior
@@ -299,7 +302,7 @@ class Posterior:
                 "history": self.history,
                 "info": self.info,
             }
-            write_file(folder / _META, json.dumps(meta, indent=1, default=plain))
+            write_file(folder / _META, json.dumps(meta, indent=1, default=json_default))
         except OSError as exc:
             raise StorageError(f"cannot write the posterior to {str(folder)!r}: {exc}") from exc
         self.folder = folder
@@ -346,12 +349,3 @@ def load(path: str | Path) -> Posterior:
     )
     posterior.folder = folder
     return posterior
-
-
-def plain(value: Any) -> Any:
-    """NumPy values as JSON values (``json.dumps(..., default=plain)``)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON-able: {type(value).__name__}")

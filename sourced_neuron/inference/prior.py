@@ -138,7 +138,7 @@ class Prior:
         a = np.where(log, np.log(np.where(log, self.low, 1.0)), self.low)
         b = np.where(log, np.log(np.where(log, self.high, 1.0)), self.high)
         x = a + u * (b - a)
-        return np.where(log, np.exp(x), x)
+        return np.clip(np.where(log, np.exp(x), x), self.low, self.high)  # exp(log(high)) may round above
 
     def to_unit(self, values: np.ndarray) -> np.ndarray:
         """The prior's quantiles of ``values`` (SI), each in [0, 1] inside the support."""

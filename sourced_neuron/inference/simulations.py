@@ -506,14 +506,14 @@ class SimulationStore:
     def _part(self, k: int) -> Path:
         return self.folder / f"part-{k:06d}.npz"
 
-    def _read(self, k: int, size: int) -> Simulations | None:
+    def _read(self, k: int, needed: int) -> Simulations | None:
         try:
             with np.load(self._part(k)) as data:
                 part = Simulations(*(data[f] for f in _FIELDS))
         except (OSError, ValueError, KeyError):  # damaged: simulated again
             self._part(k).unlink(missing_ok=True)
             return None
-        return part if len(part) == size else None
+        return part if len(part) >= needed else None
 
     def _write(self, k: int, part: Simulations) -> None:
         buffer = io.BytesIO()
@@ -548,14 +548,17 @@ class SimulationStore:
         bounds = [(k, start, min(start + size, n)) for k, start in enumerate(range(0, n, size))]
         parts: dict[int, Simulations] = {}
         for k, start, stop in bounds:
-            # a part is stored whole (batch_size sets); the last part of a smaller n is a prefix
-            held = self._read(k, size) if self._part(k).exists() else None
+            # part k holds sets k*size onwards: all batch_size of them, or fewer when it was the
+            # last part of a smaller store (then it is simulated again, whole, when more are needed)
+            held = self._read(k, stop - start) if self._part(k).exists() else None
             if held is not None:
                 parts[k] = held.select(slice(0, stop - start))
         todo = [(k, start, stop) for k, start, stop in bounds if k not in parts]
         names = self.prior.names
-        full = self.prior.sample(len(bounds) * size, self.seed)
-        jobs = [(k, (self.protocol.batch, names, full[k * size : (k + 1) * size], size)) for k, _, _ in todo]
+        full = self.prior.sample(n, self.seed)
+        # every whole part is padded to batch_size (one compiled program on brian2-cpp); a last,
+        # shorter part runs as it is
+        jobs = [(k, (self.protocol.batch, names, full[start:stop], stop - start)) for k, start, stop in todo]
         started, errors, done = time.perf_counter(), {}, n - sum(stop - start for _, start, stop in todo)
         if progress is not None:
             progress(done)
@@ -563,7 +566,7 @@ class SimulationStore:
             start, stop = bounds[k][1], bounds[k][2]
             if isinstance(outcome, BaseException):
                 errors[k] = outcome
-                part = _failed(full[k * size : (k + 1) * size], self.protocol.n_samples)
+                part = _failed(full[start:stop], self.protocol.n_samples)
             else:
                 part = outcome
                 self._write(k, part)

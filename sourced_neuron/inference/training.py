@@ -204,11 +204,18 @@ def train(
         "simulations_folder": str(store.folder),
     }
     posterior = Posterior(workflow.estimator, protocol, prior, encoder, history, info)
-    reference = kept[:_REFERENCE_SETS]
-    posterior.set_reference(
-        posterior.embed(noisy[reference], None if spikes is None else [spikes[k] for k in reference]),
-        posterior.embed(noisy[held], None if spikes is None else [spikes[k] for k in held]),
-    )
+    # typicality: the mean and covariance from up to 5,000 training sets; the distances to compare
+    # with from the validation sets and up to 5,000 other training sets (all sets when that is
+    # fewer than 1,000, so that a p-value below 0.01 can be reached)
+    fit = kept[:_REFERENCE_SETS]
+    compare = np.concatenate([held, kept[_REFERENCE_SETS : 2 * _REFERENCE_SETS]])
+    if len(compare) < 1000:
+        compare = np.concatenate([held, kept])
+
+    def embedded(rows: np.ndarray) -> np.ndarray:
+        return posterior.embed(noisy[rows], None if spikes is None else [spikes[k] for k in rows])
+
+    posterior.set_reference(embedded(fit), embedded(compare))
     if folder is not None:
         posterior.save(folder)
     return posterior
