@@ -123,3 +123,21 @@ def test_fi_heatmap_example_draws_the_adex_rates(tmp_path):
     assert result.stdout.startswith("64 sets;")
     assert (tmp_path / "fi_heatmap_adex.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "fi_heatmap_adex.parquet" / "_sweep.json").exists()
+
+
+@pytest.mark.slow
+def test_inference_example_trains_checks_and_flags_another_model(tmp_path):
+    from sourced_neuron.inference.keras_jax import available
+
+    if available():
+        pytest.skip(available())
+    run_example("inference.py", "--quick", "--synchronous", "--held-out", "50", "--out", str(tmp_path))
+    import json
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["simulations"] == 4000 and summary["model"] == "laa"
+    assert summary["typicality"]["own"]["typical"] and not summary["typicality"]["adex"]["typical"]
+    # g_L and E_L set the rest and the passive response: identified even by this small run
+    for name in ("g_L", "E_L"):
+        assert summary["diagnostics"]["per_parameter"][name]["recovery_r"] > 0.9, name
+    assert (tmp_path / "diagnostics" / "sbc_ecdf.png").exists() and (tmp_path / "predictive_brian2.png").exists()

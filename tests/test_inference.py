@@ -203,3 +203,34 @@ def test_a_missing_extra_says_how_to_install_it(monkeypatch):
     assert "pip install 'sourced-neuron[inference]'" in keras_jax.available()
     with pytest.raises(BackendUnavailableError, match="inference"):
         keras_jax.bayesflow()
+
+
+@pytest.mark.slow
+def test_the_posterior_of_a_resting_potential_matches_its_closed_form():
+    """At rest a LIF trace is E_L plus the observation noise: with a flat prior much wider than the
+    data's precision, the exact posterior of E_L is normal with the trace's mean and sd
+    sigma / sqrt(n_samples) (1 mV / sqrt(50) = 0.141 mV; the prior's sd is 2.9 mV). The window
+    means are sufficient for it, so the statistics summary loses nothing."""
+    posterior = train(
+        "lif",
+        Prior({"E_L": ["-70 mV", "-60 mV"]}),
+        stimulus=None,
+        duration="200 ms",
+        trace_samples=50,
+        noise="1 mV",
+        simulations=3000,
+        epochs=80,
+        backend="brian2",
+        client="synchronous",
+        seed=4,
+    )
+    exact_sd = 1e-3 / np.sqrt(50)
+    for seed, truth in ((0, "-68 mV"), (1, "-62 mV"), (2, "-65 mV")):
+        observation = posterior.protocol.simulate_observation({"E_L": truth}, seed=seed)
+        trace, _ = posterior.protocol.observe(observation)
+        draws = posterior.sample(observation, n=4000, seed=seed)["E_L"].to_numpy() * 1e-3
+        # a flow trained on 3,000 simulations for 80 epochs: its mean within 0.75 exact sd of the
+        # exact mean and its sd within a factor 1.6 (seen: 0.06-0.45 sd and 0.76-1.13); the
+        # draws' own sampling error is below 2 %. Twenty-fold contraction of the prior either way.
+        assert abs(draws.mean() - trace.mean()) < 0.75 * exact_sd, (truth, draws.mean(), trace.mean())
+        assert exact_sd / 1.6 < draws.std() < 1.6 * exact_sd, (truth, draws.std())

@@ -1,4 +1,4 @@
-"""Stage 8, the Sourced Neuron API (:class:`SourcedNeuron`), one module per section of the API.
+"""Stage 9, the Sourced Neuron API (:class:`SourcedNeuron`), one module per section of the API.
 
 Every argument of every public method (and of the constructor) is checked against the method's
 type hints when it is called (:mod:`sourced_neuron.wrapper.arguments`): a wrong argument is an
