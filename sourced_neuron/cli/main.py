@@ -596,6 +596,14 @@ def _prior(args: argparse.Namespace) -> Any:
     return Prior(bounds, {name: "loguniform" for name in args.loguniform})
 
 
+def _print_table(rows: list[tuple[str, ...]], left: int) -> None:
+    """Print rows of text as aligned columns, indented: the first ``left`` columns flush left."""
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    for row in rows:
+        cells = (f"{c:<{w}}" if k < left else f"{c:>{w}}" for k, (c, w) in enumerate(zip(row, widths, strict=True)))
+        print("  " + "  ".join(cells))
+
+
 def cmd_infer_train(args: argparse.Namespace) -> int:
     from sourced_neuron.common.files import check_folder
     from sourced_neuron.inference import train
@@ -658,14 +666,7 @@ def cmd_infer_sample(args: argparse.Namespace) -> int:
         column = frame[name]
         numbers = (column.mean(), column.std(), column.quantile(0.05), column.quantile(0.95))
         rows.append((name, units.get(name) or "1", *(f"{x:.4g}" for x in numbers)))
-    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  "
-            + "  ".join(
-                f"{cell:<{w}}" if k < 2 else f"{cell:>{w}}" for k, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+    _print_table(rows, left=2)
     if posterior.reference is None:
         print("typicality: not available (this posterior has no typicality reference)")
     else:
@@ -701,12 +702,7 @@ def cmd_infer_diagnose(args: argparse.Namespace) -> int:
     report = posterior.diagnose(
         n=args.n, samples=args.samples, out=out, client=_client(args.cluster), predictive=args.predictive
     )
-    rows = report.get("per_parameter")
-    if not isinstance(rows, dict):  # a report of another shape: show it as it is
-        for key, value in report.items():
-            print(f"{key}: {json.dumps(value, default=str)}")
-        print(f"wrote {out / 'report.json'}")
-        return 0
+    rows = report["per_parameter"]
     print(
         f"diagnostics of {report.get('model')} over {', '.join(rows)} on {report.get('held_out')} held-out "
         f"simulations ({report.get('held_out_failed', 0)} failed), {report.get('samples_per_set')} draws each"
@@ -724,15 +720,7 @@ def cmd_infer_diagnose(args: argparse.Namespace) -> int:
                 "yes" if entry.get("identifiable", True) else "weakly",
             )
         )
-    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]))]
-    for row in table:
-        print(
-            "  "
-            + "  ".join(
-                f"{cell:<{w}}" if k == 0 else f"{cell:>{w}}"
-                for k, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+    _print_table(table, left=1)
     for name, entry in rows.items():
         if entry.get("why_not"):
             print(f"  {name} is weakly identified: {entry['why_not']}")
