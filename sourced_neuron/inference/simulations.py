@@ -529,8 +529,10 @@ class SimulationStore:
         client: Any = None,
         progress: Callable[[int], None] | None = None,
     ) -> tuple[Simulations, dict[str, Any]]:
-        """The first ``n`` sets, simulating the parts not stored yet (on ``client``; ``None``
-        runs them here). Returns the simulations and what it cost (``simulated``, ``seconds``).
+        """The first ``n`` sets, simulating the parts not stored yet (on ``client``: a Dask
+        client, ``None`` to run them here, or a function returning either, called only when
+        something is left to simulate). Returns the simulations and what it cost (``simulated``,
+        ``seconds``).
         ``progress(count)`` is called with the sets found stored, then with each batch's sets.
 
         Raises
@@ -554,6 +556,8 @@ class SimulationStore:
             if held is not None:
                 parts[k] = held.select(slice(0, stop - start))
         todo = [(k, start, stop) for k, start, stop in bounds if k not in parts]
+        if callable(client) and not hasattr(client, "submit"):  # a factory, not a Client
+            client = client() if todo else None
         names = self.prior.names
         full = self.prior.sample(n, self.seed)
         # every whole part is padded to batch_size (one compiled program on brian2-cpp); a last,

@@ -20,7 +20,7 @@ import numpy as np
 
 from sourced_neuron.common.errors import InputError
 from sourced_neuron.common.progress import enabled
-from sourced_neuron.experiments.cluster import resolve_client
+from sourced_neuron.experiments.cluster import local_client, resolve_client
 from sourced_neuron.experiments.sweep import SetBar
 from sourced_neuron.inference.keras_jax import bayesflow
 from sourced_neuron.inference.posterior import SUMMARIES, Encoder, Posterior
@@ -133,11 +133,12 @@ def train(
     )
     prior = prior.bind(protocol.model)
     bf = bayesflow()
-    client = resolve_client(client)
     folder = None if out is None else Path(out)
     store = SimulationStore(None if folder is None else folder / "simulations", protocol, prior, seed, simulation_batch)
     with SetBar(simulations, 0, f"{protocol.model.name} simulations", progress) as bar:
-        sims, simulated = store.load(simulations, client, bar.update)
+        # a given client is checked now; the local cluster is started only if something is left to simulate
+        where = local_client if client is None else resolve_client(client)
+        sims, simulated = store.load(simulations, where, bar.update)
     usable = sims.select(~sims.failed)
     if len(usable) < 20:
         raise InputError(
