@@ -123,6 +123,7 @@ def main() -> None:
         draws = posterior.sample(observation, n=1000, seed=seed)
         timings.append(time.perf_counter() - tic)
     print(draws.describe(percentiles=[0.05, 0.95]).T[["mean", "std", "5%", "95%"]])
+    posterior.plot_pairs(draws, out / "posterior_pairs.png", truth=setup["true"])
     other_model, other_preset = setup["other"]
     other = posterior.protocol.simulate_observation(model=other_model, preset=other_preset, seed=7)
     typicality = {"own": posterior.typicality(own), other_model: posterior.typicality(other)}
@@ -150,6 +151,7 @@ def main() -> None:
         "posterior_of_true": {
             name: {"mean": float(draws[name].mean()), "sd": float(draws[name].std())} for name in draws
         },
+        "posterior_correlation": draws.corr().round(3).to_dict(),
         "diagnostics": {k: report[k] for k in ("per_parameter", "typicality", "predictive", "goals")},
     }
     (out / "summary.json").write_text(json.dumps(result, indent=1))

@@ -42,7 +42,7 @@ from sourced_neuron.inference.features import feature_names, statistics
 from sourced_neuron.inference.keras_jax import bayesflow
 from sourced_neuron.inference.simulations import Simulations, SimulationStore, simulate_part
 
-__all__ = ["LEVELS", "PredictiveCheck", "diagnose", "predictive_check"]
+__all__ = ["LEVELS", "PredictiveCheck", "diagnose", "plot_pairs", "predictive_check"]
 
 #: Central credible intervals whose coverage is reported.
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -107,6 +107,41 @@ class PredictiveCheck:
         figure.savefig(path, dpi=120)
         plt.close(figure)
         return Path(path)
+
+
+def plot_pairs(
+    posterior, draws: pd.DataFrame, path: str | Path, truth: Mapping[str, Any] | None = None, seed: int = 0
+) -> Path:
+    """Pair plot of posterior draws (a frame from :meth:`Posterior.sample`) over as many prior
+    draws, with the true values (strings or quantities with units) marked when known."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bf = bayesflow()
+    prior = posterior.prior
+    scale = np.array([size for _, size in prior.units])
+    labels = [f"{name} ({unit})" if unit else name for name, (unit, _) in zip(prior.names, prior.units, strict=True)]
+    targets = None
+    if truth is not None:
+        from sourced_neuron.spec.units import as_scalar
+
+        model = posterior.protocol.model
+        targets = (
+            np.array([float(np.asarray(as_scalar(truth[n], n, model.dimension_of(n)))) for n in prior.names]) / scale
+        )
+    grid = bf.diagnostics.plots.pairs_posterior(
+        draws[list(prior.names)].to_numpy(),
+        targets=targets,
+        priors=prior.sample(len(draws), seed) / scale,
+        variable_names=labels,
+        height=2.0,
+    )
+    figure = getattr(grid, "figure", grid)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
 
 
 def _check_count(value: Any, name: str, least: int = 1) -> int:

@@ -270,6 +270,12 @@ class Posterior:
 
         return predictive_check(self, observation, **kwargs)
 
+    def plot_pairs(self, draws: pd.DataFrame, path: str | Path, truth: dict[str, Any] | None = None) -> Path:
+        """Pair plot of draws over the prior; see :func:`~sourced_neuron.inference.diagnostics.plot_pairs`."""
+        from sourced_neuron.inference.diagnostics import plot_pairs
+
+        return plot_pairs(self, draws, path, truth)
+
     def diagnose(self, n: int = 200, **kwargs: Any) -> dict[str, Any]:
         """Calibration, coverage, recovery and contraction on ``n`` held-out simulations; see
         :func:`~sourced_neuron.inference.diagnostics.diagnose`."""
