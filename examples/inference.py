@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--out")
     parser.add_argument("--quick", action="store_true", help="4,000 simulations and 30 epochs")
     parser.add_argument("--held-out", type=int, default=200)
+    parser.add_argument("--store", help="the folder of the stored simulations (default: OUT/simulations)")
     parser.add_argument("--synchronous", action="store_true", help="simulate in this process (no Dask cluster)")
     args = parser.parse_args()
     if args.quick:
@@ -102,6 +103,7 @@ def main() -> None:
         noise="1 mV",
         client=client,
         out=out,
+        store=args.store,
     )
     print(f"trained in {time.perf_counter() - started:.0f} s: {posterior.info}")
 

@@ -21,9 +21,6 @@ from sourced_neuron.inference.keras_jax import available
 if available():
     pytest.skip(available(), allow_module_level=True)
 
-# Keras on JAX converts arrays the NumPy 1 way
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")
-
 CURRENT, DURATION = "300 pA", "200 ms"  # about 100 Hz over the prior: spikes for every set
 TRAIN = [
     "infer", "train", "lif", "--prior", "tau_m=5:20 ms", "--prior", "V_th=-55:-45 mV", "--loguniform", "tau_m",

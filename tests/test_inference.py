@@ -234,3 +234,22 @@ def test_the_posterior_of_a_resting_potential_matches_its_closed_form():
         # draws' own sampling error is below 2 %. Twenty-fold contraction of the prior either way.
         assert abs(draws.mean() - trace.mean()) < 0.75 * exact_sd, (truth, draws.mean(), trace.mean())
         assert exact_sd / 1.6 < draws.std() < 1.6 * exact_sd, (truth, draws.std())
+
+
+def test_a_second_training_reuses_the_stored_simulations(tmp_path):
+    common = {
+        **EXPERIMENT,
+        "simulations": 200,
+        "epochs": 1,
+        "backend": "brian2",
+        "client": "synchronous",
+        "store": tmp_path / "sims",
+    }
+    first = train("lif", Prior(PRIOR), out=tmp_path / "statistics", **common)
+    second = train("lif", Prior(PRIOR), out=tmp_path / "both", summary="both", lstm_units=(4,), **common)
+    assert first.info["simulated_now"] == 200 and second.info["simulated_now"] == 0
+    assert not (tmp_path / "statistics" / "simulations").exists()
+    assert (
+        load(tmp_path / "both").encoder.summary == "both"
+        and load(tmp_path / "statistics").encoder.summary == "statistics"
+    )

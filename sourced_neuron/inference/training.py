@@ -47,6 +47,7 @@ def train(
     epochs: int = 100,
     client: Any = None,
     out: str | Path | None = None,
+    store: str | Path | None = None,
     seed: int = 0,
     preset: str | None = None,
     dt: Any = None,
@@ -85,8 +86,12 @@ def train(
     client : dask.distributed.Client, "synchronous" or None
         Where simulations run (``None``: the embedded local cluster).
     out : path, optional
-        A folder: simulations are kept in ``out/simulations`` and the posterior is saved to ``out``.
-        Without it simulations are kept in the library's cache.
+        A folder: the posterior is saved there, and the simulations kept in ``out/simulations``
+        unless ``store`` says otherwise. Without either, simulations are kept in the library's
+        cache folder (keyed by the experiment, prior and seed).
+    store : path, optional
+        The folder of the stored simulations; posteriors with other networks or training
+        settings (other ``out`` folders) share the simulations of one store.
     seed : int
         Draws, noise, network initialisation and batches.
     preset, dt
@@ -134,11 +139,12 @@ def train(
     prior = prior.bind(protocol.model)
     bf = bayesflow()
     folder = None if out is None else Path(out)
-    store = SimulationStore(None if folder is None else folder / "simulations", protocol, prior, seed, simulation_batch)
+    store_folder = Path(store) if store is not None else None if folder is None else folder / "simulations"
+    simulations_store = SimulationStore(store_folder, protocol, prior, seed, simulation_batch)
     with SetBar(simulations, 0, f"{protocol.model.name} simulations", progress) as bar:
         # a given client is checked now; the local cluster is started only if something is left to simulate
         where = local_client if client is None else resolve_client(client)
-        sims, simulated = store.load(simulations, where, bar.update)
+        sims, simulated = simulations_store.load(simulations, where, bar.update)
     usable = sims.select(~sims.failed)
     if len(usable) < 20:
         raise InputError(
@@ -202,7 +208,7 @@ def train(
         "summary_dim": summary_dim if encoder.uses_trace else None,
         "validation_sets": int(n_val),
         "seed": seed,
-        "simulations_folder": str(store.folder),
+        "simulations_folder": str(simulations_store.folder),
     }
     posterior = Posterior(workflow.estimator, protocol, prior, encoder, history, info)
     # typicality: the mean and covariance from up to 5,000 training sets; the distances to compare
