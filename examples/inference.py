@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4,000 simulations and 30 epochs")
     parser.add_argument("--held-out", type=int, default=200)
     parser.add_argument("--store", help="the folder of the stored simulations (default: OUT/simulations)")
+    parser.add_argument("--reuse", action="store_true", help="load the posterior saved in --out instead of training")
     parser.add_argument("--synchronous", action="store_true", help="simulate in this process (no Dask cluster)")
     args = parser.parse_args()
     if args.quick:
@@ -90,22 +91,25 @@ def main() -> None:
     stimulus = staircase(setup["levels"])
 
     started = time.perf_counter()
-    posterior = train(
-        args.model,
-        Prior(setup["prior"]),
-        stimulus=stimulus,
-        duration="1 s",
-        preset=setup["preset"],
-        simulations=args.simulations,
-        epochs=args.epochs,
-        summary=args.summary,
-        backend=args.backend,
-        noise="1 mV",
-        client=client,
-        out=out,
-        store=args.store,
-    )
-    print(f"trained in {time.perf_counter() - started:.0f} s: {posterior.info}")
+    if args.reuse and (out / "posterior.json").exists():
+        posterior = load(out)
+    else:
+        posterior = train(
+            args.model,
+            Prior(setup["prior"]),
+            stimulus=stimulus,
+            duration="1 s",
+            preset=setup["preset"],
+            simulations=args.simulations,
+            epochs=args.epochs,
+            summary=args.summary,
+            backend=args.backend,
+            noise="1 mV",
+            client=client,
+            out=out,
+            store=args.store,
+        )
+    print(f"ready in {time.perf_counter() - started:.0f} s: {posterior.info}")
 
     report = posterior.diagnose(n=args.held_out, out=out / "diagnostics", client=client, predictive=20)
     for name, row in report["per_parameter"].items():
