@@ -10,7 +10,7 @@ python benchmarks/inference.py --posterior out/inference_laa_statistics [--simul
     batch), and on the embedded local Dask cluster (one worker process per core). The compiled
     project is built once before timing (a machine's first run compiles it once, about 20 s).
     Against the same sets simulated by hand in plain Brian2 C++ standalone (one ``NeuronGroup``
-    of 2,000 neurons per batch, the parameters as run arguments, a ``StateMonitor`` every 100
+    of 10,000 neurons per batch, the parameters as run arguments, a ``StateMonitor`` every 100
     steps and a ``SpikeMonitor``).
 ``sample``
     A trained posterior (``--posterior``, written by ``examples/inference.py``) loaded in this
@@ -57,7 +57,7 @@ def time_store(n: int, client) -> float:
     return seconds
 
 
-def hand_written(n: int, batch: int = 2000) -> float:
+def hand_written(n: int, batch: int = 10_000) -> float:
     """The same sets in plain Brian2 standalone: one project, values as run arguments."""
     import brian2 as b2
 
@@ -125,13 +125,13 @@ def main() -> None:
         print(json.dumps({"hand_written_s": hand_written(args.simulations)}))
         return
     result: dict = {"simulations": args.simulations}
-    time_store(2000, None)  # builds the project once (not timed)
+    time_store(10_000, None)  # builds the project once (not timed)
     result["store_synchronous_s"] = time_store(args.simulations, None)
     print(f"{args.simulations} LAA simulations, synchronous: {result['store_synchronous_s']:.1f} s")
     from sourced_neuron.experiments.cluster import local_client
 
     client = local_client()
-    time_store(4000, client)  # each worker builds or finds its project copy (not timed)
+    time_store(20_000, client)  # each worker builds or finds its project copy (not timed)
     result["store_dask_s"] = time_store(args.simulations, client)
     print(f"{args.simulations} LAA simulations, local Dask cluster: {result['store_dask_s']:.1f} s")
     if args.posterior:

@@ -40,7 +40,7 @@ from sourced_neuron.experiments.cluster import resolve_client, run_tasks
 from sourced_neuron.experiments.sweep import SetBar
 from sourced_neuron.inference.features import feature_names, statistics
 from sourced_neuron.inference.keras_jax import bayesflow
-from sourced_neuron.inference.simulations import Simulations, SimulationStore, simulate_part
+from sourced_neuron.inference.simulations import BATCH_SIZE, Simulations, SimulationStore, simulate_part
 
 __all__ = ["LEVELS", "PredictiveCheck", "diagnose", "plot_pairs", "predictive_check"]
 
@@ -156,7 +156,7 @@ def _observe(posterior, sims: Simulations, rng: np.random.Generator) -> tuple[np
     return noisy, sims.spikes() if posterior.protocol.spiking else None
 
 
-def _simulate(posterior, protocol, values: np.ndarray, client, size: int = 2000) -> Simulations:
+def _simulate(posterior, protocol, values: np.ndarray, client, size: int = BATCH_SIZE) -> Simulations:
     """Simulate parameter sets (SI rows) through ``protocol``, in batches of ``size``."""
     names = posterior.prior.names
     jobs = [
@@ -281,7 +281,7 @@ def diagnose(
     seed = int(posterior.info.get("seed", 0))
     client = resolve_client(client)
     folder = None if posterior.folder is None else posterior.folder / "heldout"
-    store = SimulationStore(folder, protocol, prior, [seed, 1], min(n, 2000))
+    store = SimulationStore(folder, protocol, prior, [seed, 1], min(n, BATCH_SIZE))
     with SetBar(n, 0, f"{protocol.model.name} held-out simulations", progress) as bar:
         sims, _ = store.load(n, client, bar.update)
     failed = int(sims.failed.sum())

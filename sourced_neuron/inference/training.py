@@ -25,7 +25,7 @@ from sourced_neuron.experiments.sweep import SetBar
 from sourced_neuron.inference.keras_jax import bayesflow
 from sourced_neuron.inference.posterior import SUMMARIES, Encoder, Posterior
 from sourced_neuron.inference.prior import Prior
-from sourced_neuron.inference.simulations import TRACE_SAMPLES, Protocol, SimulationStore
+from sourced_neuron.inference.simulations import BATCH_SIZE, TRACE_SAMPLES, Protocol, SimulationStore
 from sourced_neuron.spec.model import NeuronModel
 
 __all__ = ["train"]
@@ -58,7 +58,7 @@ def train(
     lstm_units: tuple[int, ...] = (64, 64),
     summary_dim: int = 16,
     validation: float = 0.05,
-    simulation_batch: int = 2000,
+    simulation_batch: int = BATCH_SIZE,
     progress: bool | None = None,
 ) -> Posterior:
     """Simulate ``simulations`` parameter sets from ``prior`` and train an amortised posterior.
