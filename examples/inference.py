@@ -15,7 +15,7 @@ trains without simulating), checks it on 200 held-out simulations (``diagnose``:
 recovery, contraction, predictive checks), runs predictive checks on ``brian2`` and ``nest``
 (when installed), the typicality check on the model's own trace and on another model's, times
 sampling for a new observation, and writes everything (figures and ``summary.json``) to ``--out``.
-``--quick`` is a small run (4,000 simulations, 30 epochs; about a minute on two cores).
+``--quick`` is a small run (4,000 simulations, 30 epochs; about two minutes on two cores).
 """
 
 from __future__ import annotations
