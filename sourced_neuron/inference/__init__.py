@@ -12,27 +12,10 @@ above it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from sourced_neuron.inference.diagnostics import diagnose, predictive_check
+from sourced_neuron.inference.posterior import Posterior, load
 from sourced_neuron.inference.prior import Prior
+from sourced_neuron.inference.simulations import Protocol
+from sourced_neuron.inference.training import train
 
 __all__ = ["Posterior", "Prior", "Protocol", "diagnose", "load", "predictive_check", "train"]
-
-_LAZY = {
-    "Posterior": "sourced_neuron.inference.posterior",
-    "load": "sourced_neuron.inference.posterior",
-    "Protocol": "sourced_neuron.inference.simulations",
-    "train": "sourced_neuron.inference.training",
-    "diagnose": "sourced_neuron.inference.diagnostics",
-    "predictive_check": "sourced_neuron.inference.diagnostics",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use (PEP 562)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'sourced_neuron.inference' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value

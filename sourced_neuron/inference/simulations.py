@@ -28,7 +28,7 @@ import io
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +98,11 @@ class Protocol:
         sigma = float(np.asarray(as_scalar(noise, "noise", model.dimension_of(variable))))
         if not sigma >= 0:
             raise InputError(f"noise must be >= 0 (the standard deviation of the noise on the trace), got {noise!r}")
-        probe = Batch.make(model, duration=duration, stimulus=stimulus, backend=backend, preset=preset, dt=dt)
-        every = math.ceil(probe.request.n_steps / trace_samples)
         batch = Batch.make(
-            model,
-            duration=duration,
-            stimulus=stimulus,
-            backend=backend,
-            preset=preset,
-            dt=dt,
-            record=[variable],
-            record_every=every,
+            model, duration=duration, stimulus=stimulus, backend=backend, preset=preset, dt=dt, record=[variable]
         )
-        return cls(batch, variable, sigma)
+        every = math.ceil(batch.request.n_steps / trace_samples)  # >= 1
+        return cls(replace(batch, record_every=every), variable, sigma)
 
     @property
     def model(self) -> NeuronModel:
