@@ -220,3 +220,40 @@ def test_two_models_match_on_brian2_and_nest():
     for x, y in zip(trains_b, trains_n, strict=True):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)  # ms: identical up to stamp rounding
     np.testing.assert_allclose(v_n, v_b, rtol=0, atol=1e-6)  # mV: the same printed Euler step, rounding only
+
+
+def brunel_network(n=400, seed=3):
+    """Brunel's (2000) model A at a small size: delta synapses, fixed in-degrees, a Poisson pool."""
+    n_e = n * 4 // 5
+    c_e, c_i = n_e // 10, (n - n_e) // 10
+    rate = 2 * 20.0 / (0.1 * c_e * 20.0) * 1e3  # eta = 2 times the threshold rate, Hz per source
+    net = sn.Network(seed=seed)
+    model = Path(__file__).parents[1] / "examples" / "models" / "brunel_lif.yaml"
+    net.population("exc", model, n_e, params={"v": {"uniform": ["0 mV", "20 mV"]}})
+    net.population("inh", model, n - n_e, params={"v": {"uniform": ["0 mV", "20 mV"]}})
+    net.poisson("ext", n_e, rate=f"{rate} Hz")
+    for target in ("exc", "inh"):
+        for pre, k, w in (("ext", c_e, "0.1 mV"), ("exc", c_e, "0.1 mV"), ("inh", c_i, "-0.5 mV")):
+            net.connect(pre, target, "fixed_indegree", indegree=k, weight=w, delay="1.5 ms")
+    net.record("exc", "spikes")
+    net.record("inh", "spikes")
+    return net
+
+
+@pytest.mark.nest
+@pytest.mark.slow
+def test_delta_network_gives_the_same_spikes_on_brian2_and_on_nest_with_any_thread_count(monkeypatch):
+    """NEST's threads share the neurons out; each neuron still sums the same weights per step."""
+    reason = backend_status()["nest"]
+    if reason:
+        pytest.skip(reason)
+    runs = {}
+    for backend, threads in (("brian2", "1"), ("nest", "1"), ("nest", "2")):
+        monkeypatch.setenv("SOURCED_NEURON_THREADS", threads)
+        segment = brunel_network().run("150 ms", backend=backend).segments[0]
+        runs[backend, threads] = [st.magnitude for st in segment.spiketrains]
+    reference = runs["brian2", "1"]
+    assert sum(map(len, reference)) > 1_000  # the network is active
+    for key in (("nest", "1"), ("nest", "2")):
+        for x, y in zip(reference, runs[key], strict=True):
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-9)  # ms: identical up to stamp rounding

@@ -47,6 +47,9 @@ METHODS = frozenset({"exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45
 #: NEST's default time resolution (its tic), seconds: 1000 tics per ms.
 DEFAULT_TIC = 1e-6
 
+#: Synapses handed to ``nest.Connect`` at a time (each call copies its arrays).
+CONNECT_CHUNK = 1 << 22
+
 #: The NESTML parameter that switches the watch for non-finite states on (targets.nestml).
 CHECK_FINITE = "sn_check_finite"
 
@@ -198,6 +201,11 @@ class NestPyNN(Backend):
     def capabilities(cls) -> Capabilities:
         return Capabilities(methods=METHODS, time_tic=cls.time_tic())
 
+    @classmethod
+    def threads(cls) -> int:
+        """NEST's threads: ``SOURCED_NEURON_THREADS``, else every core (as on ``brian2-cpp``)."""
+        return int(os.environ.get("SOURCED_NEURON_THREADS") or os.cpu_count() or 1)
+
     @staticmethod
     def time_tic() -> float:
         """NEST's tic in seconds: read from NEST where it is already loaded (importing it only
@@ -222,8 +230,8 @@ class NestPyNN(Backend):
             return self._run_network(spec, progress)
 
     def _run_network(self, spec: NetworkSpec, progress: Progress | None) -> dict[str, RunResult]:
+        import nest
         import pyNN.nest as sim
-        from pyNN.parameters import Sequence
 
         dt_ms = spec.dt * 1e3
         delays = [p.delays.max() for p in spec.projections if len(p.delays)]
@@ -236,9 +244,10 @@ class NestPyNN(Backend):
             spike_precision="on_grid",
             verbosity="error",
             rng_seed=seed % (2**31 - 2) + 1,
+            threads=self.threads(),
         )
         try:
-            nodes, cell_types = {}, {}
+            nodes, cell_types, spike_recorders = {}, {}, {}
             plastic: dict[str, dict[str, object]] = {}
             for projection in spec.projections:
                 if projection.synapse is not None:
@@ -262,40 +271,22 @@ class NestPyNN(Backend):
                         I_stim=np.broadcast_to(first, (pop.size,)).astype(float),
                         I_stim_1=np.broadcast_to(second, (pop.size,)).astype(float),
                     )
-                if pop.record_spikes and pop.model.threshold:
-                    population.record(["spikes"])
+                if pop.record_spikes and pop.model.threshold:  # one recorder, read in bulk (_result)
+                    spike_recorders[pop.name] = nest.Create("spike_recorder")
+                    # (the delay of a connection to a recorder does not change the stamps)
+                    nest.Connect(population.node_collection, spike_recorders[pop.name], syn_spec={"delay": dt_ms})
                 if pop.record:
                     population.record(list(pop.record), sampling_interval=pop.record_every * dt_ms)
                 nodes[pop.name] = population
             for source in spec.sources:
-                trains = [
-                    # a NEST stamp is the end of the step (docs/semantics.md)
-                    Sequence(_device_ms(source.times[source.indices == k] + spec.dt))
-                    for k in range(source.size)
-                ]
-                nodes[source.name] = sim.Population(
-                    source.size, sim.SpikeSourceArray(spike_times=trains), label=source.name
-                )
+                # parrots now, their spike generators after every connection: NEST looks up the
+                # nodes created after many devices (each has a copy per thread) much more slowly
+                nodes[source.name] = _Nodes(nest.Create("parrot_neuron", source.size))
             recorders = {}
             for k, projection in enumerate(spec.projections):
-                if projection.synapse is not None or projection.record_weights is not None:
-                    recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
-                    continue
-                rows = np.column_stack(
-                    [
-                        projection.i,
-                        projection.j,
-                        projection.weights / 1000,  # PyNN multiplies weights by 1000 for NEST
-                        _grid_ms(projection.delays),
-                    ]
-                )
-                sim.Projection(
-                    nodes[projection.pre],
-                    nodes[projection.post],
-                    sim.FromListConnector(rows, column_names=["weight", "delay"]),
-                    sim.StaticSynapse(),
-                    receptor_type=projection.receptor,
-                )
+                recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
+            for source in spec.sources:
+                _spike_generators(nodes[source.name].node_collection, source, spec.dt, sim.state.min_delay)
             started = time.perf_counter()
             if progress is not None and progress.active:
                 # in about 100 pieces of whole steps, so the bar moves; one piece otherwise
@@ -310,7 +301,8 @@ class NestPyNN(Backend):
             seconds = time.perf_counter() - started
             results: dict = {}
             for pop in spec.populations:
-                results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name])
+                recorder = spike_recorders.get(pop.name)
+                results[pop.name] = _result(nodes[pop.name], pop, spec, cell_types[pop.name], recorder)
                 results[pop.name].info["run_seconds"] = seconds
             for projection in spec.projections:
                 if projection.record_weights is not None:
@@ -322,23 +314,52 @@ class NestPyNN(Backend):
             sim.end()
 
 
-def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type) -> RunResult:
-    segment = population.get_data().segments[0]
-    indices, times = [], []
-    if pop.record_spikes and pop.model.threshold:
-        for index, train in enumerate(segment.spiketrains):
-            # NEST stamps the end of the step; docs/semantics.md stamps its start
-            stamps = np.asarray(train.rescale("ms").magnitude) * 1e-3 - spec.dt
-            indices.append(np.full(len(stamps), index))
-            times.append(stamps)
-    result = RunResult(
-        spike_indices=np.concatenate(indices) if indices else np.zeros(0, int),
-        spike_times=np.concatenate(times) if times else np.zeros(0),
-        info={"nest_model": cell_type.nest_model},
+class _Nodes:
+    """Nodes made without PyNN, looked up as PyNN's populations are (``node_collection``)."""
+
+    def __init__(self, node_collection):
+        self.node_collection = node_collection
+
+
+def _spike_generators(parrots, source, dt: float, min_delay: float) -> None:
+    """A spike generator per parrot neuron, firing the source's spikes through it, as PyNN's
+    ``SpikeSourceArray`` does: a NEST stamp is the end of the step (docs/semantics.md), and the
+    parrot re-emits a spike one ``min_delay`` (ms) after its generator."""
+    import nest
+
+    stamps = _device_ms(source.times + dt) - min_delay
+    trains = _per_index(source.indices, stamps, source.size)
+    generators = nest.Create(
+        "spike_generator", source.size, params=[{"spike_times": t, "precise_times": True} for t in trains]
     )
-    for signal in segment.analogsignals:
-        # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
-        result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: pop.n_samples(spec.n_steps)]
+    nest.Connect(generators, parrots, "one_to_one", syn_spec={"delay": min_delay})
+
+
+def _per_index(indices: np.ndarray, values: np.ndarray, size: int) -> list[np.ndarray]:
+    """``values`` split by ``indices`` (0 to ``size - 1``), keeping their order within each index."""
+    order = np.argsort(indices, kind="stable")
+    return np.split(values[order], np.searchsorted(indices[order], np.arange(1, size)))
+
+
+def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type, recorder) -> RunResult:
+    result = RunResult(
+        spike_indices=np.zeros(0, int), spike_times=np.zeros(0), info={"nest_model": cell_type.nest_model}
+    )
+    if recorder is not None:
+        events = recorder.get("events")
+        ids = np.asarray(population.node_collection.tolist())
+        senders = np.asarray(events["senders"], dtype=np.int64)
+        index = senders - ids[0] if ids[-1] - ids[0] == len(ids) - 1 else np.searchsorted(ids, senders)
+        # NEST stamps the end of the step; docs/semantics.md stamps its start
+        stamps = np.asarray(events["times"], dtype=float) * 1e-3 - spec.dt
+        # PyNN runs one min_delay past the end (to flush its recorders): those spikes are not the run's
+        inside = np.flatnonzero(stamps < (spec.n_steps - 0.5) * spec.dt)
+        order = inside[np.lexsort((stamps[inside], index[inside]))]  # neuron by neuron, in time order
+        result.spike_indices, result.spike_times = index[order], stamps[order]
+    if pop.record:
+        for signal in population.get_data().segments[0].analogsignals:
+            # PyNN adds the value at t = 0; a sample at t_k holds the state after step k-1
+            result.signals[signal.name] = np.asarray(signal.magnitude, dtype=float)[: pop.n_samples(spec.n_steps)]
     if spec.check_finite and pop.model.state_variables:
         result.nonfinite = _nonfinite(population.node_collection, pop.model.state_variables, spec.dt)
     return result
@@ -354,11 +375,12 @@ def _nonfinite(nodes, variables: tuple[str, ...], dt: float) -> NonFinite | None
 
 
 def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
-    """Connect a plastic projection (or one whose weights are recorded) with ``nest.Connect``.
+    """Connect a projection with ``nest.Connect`` on arrays of node IDs (NEST's ``connect_arrays``).
 
-    PyNN's projections take NEST's synapse models by their defaults, which for generated
-    synapses include internals that cannot be set; the populations' nodes are connected here
-    directly instead, one connection per (pre, post) pair. Returns the weight recorder, if any.
+    PyNN's projections go through Python per target neuron (``FromListConnector``), and take
+    NEST's synapse models by their defaults, which for generated synapses include internals
+    that cannot be set; the populations' nodes are connected here directly instead, one
+    connection per (pre, post) pair. Returns the weight recorder, if any.
     """
     import nest
 
@@ -375,18 +397,20 @@ def _connect(projection, k: int, nodes: dict, cell_type, dt: float):
         recorder = (recorder, copy)
     pre = np.asarray(nodes[projection.pre].node_collection.tolist())
     post = np.asarray(nodes[projection.post].node_collection.tolist())
-    syn_spec = {
-        "synapse_model": model,
-        "weight": np.asarray(projection.weights, dtype=float),  # SI, as the generated neurons read them
-        "delay": _grid_ms(projection.delays),
-        "receptor_type": _receptor_index(cell_type, projection.receptor),
-    }
+    fixed = {"synapse_model": model, "receptor_type": _receptor_index(cell_type, projection.receptor)}
     if synapse is not None:
-        syn_spec.update(projection.synapse_parameters)
-        syn_spec.update(projection.synapse_initial)
-        syn_spec["sn_lastupdate"] = dt  # NEST's times are one step later than Brian2's (the template explains)
-    if len(projection.i):
-        nest.Connect(pre[projection.i], post[projection.j], {"rule": "one_to_one"}, syn_spec)
+        fixed.update(projection.synapse_parameters)
+        fixed.update(projection.synapse_initial)
+        fixed["sn_lastupdate"] = dt  # NEST's times are one step later than Brian2's (the template explains)
+    # NEST's array interface (connect_arrays), in pieces so that its copies stay small
+    for start in range(0, len(projection.i), CONNECT_CHUNK):
+        piece = slice(start, start + CONNECT_CHUNK)
+        syn_spec = {
+            **fixed,
+            "weight": np.array(projection.weights[piece], dtype=float),  # SI, as the generated neurons read them
+            "delay": _grid_ms(projection.delays[piece]),
+        }
+        nest.Connect(pre[projection.i[piece]], post[projection.j[piece]], {"rule": "one_to_one"}, syn_spec)
     return recorder
 
 

@@ -46,6 +46,7 @@ from sourced_neuron.common.errors import InputError, UnsupportedFeatureError, di
 from sourced_neuron.common.progress import Progress
 from sourced_neuron.common.resources import MAX_STEPS, require_memory
 from sourced_neuron.results.blocks import build_block
+from sourced_neuron.run import connectivity
 from sourced_neuron.spec.library import load_model
 from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import AMP, MAX_DT, MIN_DT, SECOND
@@ -495,36 +496,22 @@ class Network:
         rng = self._rng
         _require_connection_memory(rule, n_pre, n_post, p, indegree, what)
         if rule == "all_to_all":
-            i, j = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
-            i, j = i.ravel(), j.ravel()
-            keep = i != j if exclude_self else np.ones(len(i), bool)
-            return i[keep], j[keep]
+            return connectivity.all_to_all(n_pre, n_post, exclude_self)
         if rule == "one_to_one":
             if n_pre != n_post:
                 raise InputError(f"{what}: one_to_one needs equal sizes, got {n_pre} and {n_post}")
-            return np.arange(n_pre), np.arange(n_post)
+            index = np.arange(n_pre, dtype=connectivity.index_dtype(n_pre))
+            return index, index.copy()
         if rule == "fixed_probability":
             if p is None:
                 raise InputError(f"{what}: fixed_probability needs p, a probability from 0 to 1")
-            mask = rng.random((n_pre, n_post)) < as_probability(p, f"{what}: p")
-            if exclude_self:
-                np.fill_diagonal(mask, False)
-            i, j = np.nonzero(mask)
-            return i, j
+            return connectivity.fixed_probability(rng, n_pre, n_post, as_probability(p, f"{what}: p"), exclude_self)
         if rule == "fixed_indegree":
             available = n_pre - (1 if exclude_self else 0)
             if indegree is None:
                 raise InputError(f"{what}: fixed_indegree needs indegree, a whole number from 0 to {available}")
             k = whole_number(indegree, f"{what}: indegree", 0, available)
-            sources = np.empty((n_post, k), dtype=int)
-            for target in range(n_post):
-                if exclude_self:
-                    choice = rng.choice(n_pre - 1, size=k, replace=False)
-                    choice[choice >= target] += 1
-                else:
-                    choice = rng.choice(n_pre, size=k, replace=False)
-                sources[target] = np.sort(choice)
-            return sources.ravel(), np.repeat(np.arange(n_post), k)
+            return connectivity.fixed_indegree(rng, n_pre, n_post, k, exclude_self)
         if rule == "list":
             if pairs is None or isinstance(pairs, str | bytes | Mapping):
                 raise InputError(f"{what}: the list rule needs pairs, a sequence of (pre, post) index pairs")
@@ -536,7 +523,8 @@ class Network:
                 or array[:, 1].max() >= n_post
             ):
                 raise InputError(f"{what}: a pair indexes outside the populations ({n_pre} and {n_post} neurons)")
-            return array[:, 0].copy(), array[:, 1].copy()
+            dtype = connectivity.index_dtype(max(n_pre, n_post))
+            return array[:, 0].astype(dtype), array[:, 1].astype(dtype)
         raise InputError(f"{what}: unknown rule {rule!r}{did_you_mean(str(rule), RULES)}; rules: {', '.join(RULES)}")
 
     def _population_spec(self, pop: _Population, dt: float, n_steps: int, rng) -> PopulationSpec:
@@ -573,8 +561,7 @@ class Network:
             first = max(1, int(np.ceil(src.start / dt - 1e-9)))  # sources fire from t = dt (see spike_source)
             last = n_steps if src.stop is None else min(n_steps, int(np.ceil(src.stop / dt - 1e-9)))
             steps = max(last - first, 0)
-            fired = rng.random((steps, src.size)) < src.rate * dt
-            step, index = np.nonzero(fired)
+            step, index = connectivity.poisson_steps(rng, steps, src.size, src.rate * dt)
             times = (step + first) * dt
         else:
             index = np.concatenate([np.full(len(t), k) for k, t in enumerate(src.times)])
@@ -591,27 +578,29 @@ class Network:
             inside = step < n_steps
             index, times = index[inside], step[inside] * dt
         order = np.lexsort((index, times))
-        return SourceSpec(src.name, src.size, index[order].astype(int), times[order], "spikes" in src.record)
+        index = index[order].astype(connectivity.index_dtype(src.size))
+        return SourceSpec(src.name, src.size, index, times[order], "spikes" in src.record)
 
     def _projection_spec(self, c: _Connection, dt: float, rng) -> ProjectionSpec:
         port = next(p for p in self._populations[c.post].model.synapses if p.name == c.receptor)
         n = len(c.i)
         what = f"connect {c.pre} -> {c.post}"
-        weights = np.broadcast_to(_values(c.weight, n, port.weight_dimension, f"{what} weight", rng), (n,))
-        delays = _values("0 ms" if c.delay is None else c.delay, n, SECOND, f"{what} delay", rng)
-        if np.any(np.broadcast_to(delays, (n,)) / dt > MAX_STEPS):
+        # a value shared by every synapse stays one number: a read-only view, no array per synapse
+        weights = _per_synapse(_values(c.weight, n, port.weight_dimension, f"{what} weight", rng), n)
+        delays = np.asarray(_values("0 ms" if c.delay is None else c.delay, n, SECOND, f"{what} delay", rng))
+        if delays.size and delays.max() / dt > MAX_STEPS:
             raise InputError(f"{what}: a delay of more than {MAX_STEPS:,} time steps cannot be simulated")
-        steps = np.maximum(np.round(np.broadcast_to(delays, (n,)) / dt), 1).astype(int)
-        if c.delay is not None and np.any(np.broadcast_to(delays, (n,)) < dt * (1 - 1e-9)):
+        if c.delay is not None and delays.size and delays.min() < dt * (1 - 1e-9):
             raise InputError(f"{what}: delays must be at least one time step ({dt * 1e3:g} ms) on every backend")
+        delays = _per_synapse(np.maximum(np.round(delays / dt), 1) * dt, n)
         initial = c.synapse.initial_values(c.synapse_parameters) if c.synapse is not None else {}
         return ProjectionSpec(
             c.pre,
             c.post,
             c.i,
             c.j,
-            np.array(weights, dtype=float),
-            steps * dt,
+            weights,
+            delays,
             c.receptor,
             c.name,
             c.synapse,
@@ -692,6 +681,14 @@ def _values(value: Any, n: int, dimension, what: str, rng) -> float | np.ndarray
     if array.shape != (n,):
         raise InputError(f"{what}: give one value or {n} values, not shape {array.shape}")
     return array.copy()
+
+
+def _per_synapse(values: float | np.ndarray, n: int) -> np.ndarray:
+    """``n`` values as float64: a read-only broadcast view of a single value (no memory per synapse)."""
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 0 or (array.size > 1 and np.all(array == array.flat[0])):
+        return np.broadcast_to(array.flat[0] if array.size else array, (n,))
+    return np.broadcast_to(array, (n,))
 
 
 def _noise_text(stimulus: tuple) -> str:
