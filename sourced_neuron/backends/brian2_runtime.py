@@ -389,6 +389,12 @@ class Built:
         )
 
 
+def _is_one_value(values: np.ndarray) -> bool:
+    """Whether ``values`` is one number for every element (a broadcast view, as
+    :class:`sourced_neuron.Network` makes for a value given once)."""
+    return values.ndim == 1 and values.strides == (0,)
+
+
 def _target_name(group) -> str:
     codeobj = getattr(group.state_updater, "codeobj", None)
     return codeobj.class_name if codeobj is not None else "standalone"
@@ -426,12 +432,19 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         built.objects.append(group)
     for k, projection in enumerate(spec.projections):
         lowered = lower(next(p.model for p in spec.populations if p.name == projection.post))
+        # a weight and a delay shared by a whole static projection are one number each, as in
+        # a hand-written network (no array per synapse); one shared only by chance stays an array
+        shared = projection.synapse is None and projection.record_weights is None
+        shared_weight = shared and _is_one_value(projection.weights)
+        shared_delay = shared and _is_one_value(projection.delays)
         if projection.synapse is None:
+            declaration = lowered.weights[projection.receptor]
             synapses = b2.Synapses(
                 built.groups[projection.pre],
                 built.groups[projection.post],
-                lowered.weights[projection.receptor],
+                declaration + " (shared, constant)" if shared_weight else declaration,
                 on_pre=lowered.on_pre[projection.receptor],
+                delay=float(projection.delays[0]) * b2.second if shared_delay and len(projection.delays) else None,
                 **clock,
                 namespace={},
                 name=f"sn_projection{k}{unique}",
@@ -439,8 +452,13 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         else:
             synapses = _plastic(b2, built, projection, lowered, k, unique, clock)
         synapses.connect(i=projection.i, j=projection.j)
-        synapses.w_ = projection.weights
-        synapses.delay_ = projection.delays
+        if shared_weight:
+            if len(projection.weights):
+                synapses.w_ = float(projection.weights[0])
+        else:
+            synapses.w_ = projection.weights
+        if not shared_delay:
+            synapses.delay_ = projection.delays
         if projection.synapse is not None:
             if projection.synapse.on_post:
                 synapses.post.delay_ = 2 * projection.delays  # see _plastic

@@ -279,14 +279,10 @@ class NestPyNN(Backend):
                     population.record(list(pop.record), sampling_interval=pop.record_every * dt_ms)
                 nodes[pop.name] = population
             for source in spec.sources:
-                # parrots now, their spike generators after every connection: NEST looks up the
-                # nodes created after many devices (each has a copy per thread) much more slowly
-                nodes[source.name] = _Nodes(nest.Create("parrot_neuron", source.size))
+                nodes[source.name] = _Nodes(_spike_trains(source, spec.dt))
             recorders = {}
             for k, projection in enumerate(spec.projections):
                 recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
-            for source in spec.sources:
-                _spike_generators(nodes[source.name].node_collection, source, spec.dt, sim.state.min_delay)
             started = time.perf_counter()
             if progress is not None and progress.active:
                 # in about 100 pieces of whole steps, so the bar moves; one piece otherwise
@@ -321,18 +317,18 @@ class _Nodes:
         self.node_collection = node_collection
 
 
-def _spike_generators(parrots, source, dt: float, min_delay: float) -> None:
-    """A spike generator per parrot neuron, firing the source's spikes through it, as PyNN's
-    ``SpikeSourceArray`` does: a NEST stamp is the end of the step (docs/semantics.md), and the
-    parrot re-emits a spike one ``min_delay`` (ms) after its generator."""
+def _spike_trains(source, dt: float):
+    """NEST's ``spike_train_injector``s firing a source's spikes, one per source neuron.
+
+    An injector is a node, not a device: NEST keeps one copy of it (a ``spike_generator`` has
+    one per thread and is updated on each in every step, and PyNN puts a parrot neuron after
+    it), and nodes created after many devices are looked up much more slowly when connected.
+    Times are NEST stamps: the end of the step (docs/semantics.md).
+    """
     import nest
 
-    stamps = _device_ms(source.times + dt) - min_delay
-    trains = _per_index(source.indices, stamps, source.size)
-    generators = nest.Create(
-        "spike_generator", source.size, params=[{"spike_times": t, "precise_times": True} for t in trains]
-    )
-    nest.Connect(generators, parrots, "one_to_one", syn_spec={"delay": min_delay})
+    trains = _per_index(source.indices, _device_ms(source.times + dt), source.size)
+    return nest.Create("spike_train_injector", source.size, params=[{"spike_times": t} for t in trains])
 
 
 def _per_index(indices: np.ndarray, values: np.ndarray, size: int) -> list[np.ndarray]:
