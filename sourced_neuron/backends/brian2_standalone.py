@@ -263,6 +263,11 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
     digest = hashlib.sha256()
 
     def array(values) -> str:
+        values = np.asarray(values)
+        if values.ndim == 1 and values.strides == (0,) and len(values):  # one value shared by all
+            return f"{len(values)} x {float(values[0]).hex()}"
+        if values.dtype.kind in "iu":  # indices as they are (their dtype named), not as floats
+            return values.dtype.str + hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
         return hashlib.sha256(np.ascontiguousarray(values, dtype=float).tobytes()).hexdigest()
 
     content = {

@@ -106,14 +106,15 @@ def fixed_indegree(
 
 def _distinct_rows(rng: np.random.Generator, rows: int, n: int, k: int) -> np.ndarray:
     """``(rows, k)`` sorted rows of distinct values ``0 <= v < n``, each subset equally likely (``k <= n/2``)."""
-    values = np.sort(rng.integers(0, n, (rows, k)), axis=1)
+    dtype = index_dtype(n)
+    values = np.sort(rng.integers(0, n, (rows, k), dtype=dtype), axis=1)
     while k:
         repeated = np.zeros_like(values, dtype=bool)
         repeated[:, 1:] = values[:, 1:] == values[:, :-1]
         count = int(repeated.sum())
         if not count:
             break
-        values[repeated] = rng.integers(0, n, count)
+        values[repeated] = rng.integers(0, n, count, dtype=dtype)
         values.sort(axis=1)
     return values
 
