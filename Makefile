@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint benchmark clean
+.PHONY: demo test test-fast lint benchmark clean nest-mpi
 
 $(STAMP): pyproject.toml tools/bootstrap.sh
 	tools/bootstrap.sh $(VENV)
@@ -23,6 +23,10 @@ test: lint
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+# opt-in: NEST built from source with MPI, replacing the wheel in the environment (30-60 min)
+nest-mpi: $(STAMP)
+	tools/build_nest_mpi.sh $(VENV)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/lif_network.py

@@ -149,7 +149,9 @@ def run_nest_builtin(n: int) -> tuple[float, int]:
         Act_m=list(initial["m"]),
         Inact_h=list(initial["h"]),
         Act_n=list(initial["n"]),
-        t_ref=0.0,
+        # NEST's t_ref stays at its default (2 ms): the model emits a spike in every step in which
+        # V_m > V_T + 30 mV and falls, unless refractory, so with t_ref = 0 one action potential
+        # is counted several times (the library model's refractory rule lasts the whole spike)
     )
     first = cells[0].global_id
     for projection in spec.projections:

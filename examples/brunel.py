@@ -20,6 +20,10 @@ for synchrony), and draws a raster of 50 excitatory neurons over the population 
 
     python examples/brunel.py [--states SR,AI,SIfast,SIslow] [--backend nest] [--neurons 12500]
                               [--duration "300 ms"] [--out out/brunel]
+
+On NEST built with MPI (``make nest-mpi``) it also runs as ``mpirun -np 2 python examples/brunel.py``
+(or ``srun`` on a cluster): every process builds its share of the network, every process gets
+all the spikes, and rank 0 prints and draws.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import numpy as np
 from elephant.statistics import cv, isi
 
 import sourced_neuron as sn
+from sourced_neuron.common import mpi
 
 MODEL = Path(__file__).parent / "models" / "brunel_lif.yaml"
 THETA, TAU_M, J = 20.0, 20.0, 0.1  # mV, ms, mV
@@ -124,13 +129,16 @@ def main() -> None:
         seconds = float(segment.t_stop.rescale("s"))
         measured = measures(segment, args.neurons, seconds)
         results[state] = (segment, measured)
+        if mpi.rank() != 0:
+            continue
         print(
             f"{state:7s} g = {g:g}, eta = {eta:g}: {measured['rate']:6.1f} Hz, ISI CV {measured['cv']:.2f}, "
             f"Fano factor of the population count {measured['fano']:7.1f}  "
             f"({args.backend}, {time.perf_counter() - started:.1f} s)",
             flush=True,
         )
-    print("wrote", plot(results, Path(args.out), args.neurons))
+    if mpi.rank() == 0:
+        print("wrote", plot(results, Path(args.out), args.neurons))
 
 
 if __name__ == "__main__":

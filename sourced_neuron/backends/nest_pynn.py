@@ -33,7 +33,8 @@ from sourced_neuron.backends.base import (
 )
 from sourced_neuron.backends.nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
 from sourced_neuron.codegen.brian2 import NONFINITE_TIME, nonfinite_flag
-from sourced_neuron.common.errors import InputError
+from sourced_neuron.common import mpi
+from sourced_neuron.common.errors import InputError, UnsupportedFeatureError
 from sourced_neuron.common.progress import Progress
 from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import RKF45_ABSOLUTE_ERROR
@@ -282,6 +283,11 @@ class NestPyNN(Backend):
                 nodes[source.name] = _Nodes(_spike_trains(source, spec.dt))
             recorders = {}
             for k, projection in enumerate(spec.projections):
+                if projection.record_weights is not None and mpi.size() > 1:
+                    raise UnsupportedFeatureError(
+                        f"recording the weights of projection {projection.name!r} under MPI ({mpi.size()} "
+                        "processes) is not supported: run it in one process"
+                    )
                 recorders[projection.name] = _connect(projection, k, nodes, cell_types[projection.post], spec.dt)
             started = time.perf_counter()
             if progress is not None and progress.active:
@@ -342,7 +348,9 @@ def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type, recor
         spike_indices=np.zeros(0, int), spike_times=np.zeros(0), info={"nest_model": cell_type.nest_model}
     )
     if recorder is not None:
-        events = recorder.get("events")
+        # each MPI process records its own neurons: every process gets all the spikes
+        events = [(np.asarray(e["senders"]), np.asarray(e["times"])) for e in mpi.allgather(recorder.get("events"))]
+        events = {"senders": np.concatenate([e[0] for e in events]), "times": np.concatenate([e[1] for e in events])}
         ids = np.asarray(population.node_collection.tolist())
         senders = np.asarray(events["senders"], dtype=np.int64)
         index = senders - ids[0] if ids[-1] - ids[0] == len(ids) - 1 else np.searchsorted(ids, senders)
@@ -362,12 +370,21 @@ def _result(population, pop: PopulationSpec, spec: NetworkSpec, cell_type, recor
 
 
 def _nonfinite(nodes, variables: tuple[str, ...], dt: float) -> NonFinite | None:
-    """The first non-finite state the generated watch stored in the neurons (one value each)."""
+    """The first non-finite state the generated watch stored in the neurons (one value each;
+    under MPI each process reads its own neurons and every process gets them all)."""
+    import nest
+
     flags = [nonfinite_flag(name) for name in variables]
-    status = nodes.get([NONFINITE_TIME, *flags])
-    times = np.atleast_1d(np.asarray(status[NONFINITE_TIME], dtype=float))
-    found = {name: np.atleast_1d(np.asarray(status[nonfinite_flag(name)], dtype=bool)) for name in variables}
-    return first_nonfinite(times, found, dt)
+    local = nest.GetLocalNodeCollection(nodes) if mpi.size() > 1 else nodes
+    ids = np.atleast_1d(np.asarray(local.tolist(), dtype=np.int64))
+    status = local.get([NONFINITE_TIME, *flags]) if len(ids) else {}
+    columns = [NONFINITE_TIME, *flags]
+    values = np.column_stack([np.atleast_1d(np.asarray(status.get(c, []), dtype=float)) for c in columns])
+    parts = mpi.allgather((ids, values.reshape(len(ids), len(columns))))
+    ids = np.concatenate([p[0] for p in parts])
+    values = np.concatenate([p[1] for p in parts])[np.argsort(ids)]
+    found = {name: values[:, 1 + k].astype(bool) for k, name in enumerate(variables)}
+    return first_nonfinite(values[:, 0], found, dt)
 
 
 def _connect(projection, k: int, nodes: dict, cell_type, dt: float):

@@ -16,6 +16,7 @@ next build (or ``sourced-neuron cache clear``) removes. The cache lives in
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -149,10 +150,29 @@ def _compiler_version() -> str:
     return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def nest_build() -> dict[str, object]:
+    """How the installed NEST kernel was built, read from its symbols (``nm -D``) without
+    importing NEST: ``abi`` (``"old"``, the PyPI wheel's, or ``"cxx11"``, a build from source
+    with a current compiler), which generated modules must match, and ``mpi`` (whether it calls
+    MPI: a build by tools/build_nest_mpi.sh)."""
+    folder = _nest_folder()
+    kernel = next(iter(sorted(folder.glob("nestkernel_api*.so"))), None) if folder else None
+    symbols, nm = "", shutil.which("nm")
+    if kernel is not None and nm:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            symbols = subprocess.run(
+                [nm, "-DC", str(kernel)], check=False, capture_output=True, text=True, timeout=120
+            ).stdout
+    return {"abi": "cxx11" if "[abi:cxx11]" in symbols else "old", "mpi": " MPI_Init" in symbols}
+
+
 def _versions() -> dict[str, str]:
+    build = nest_build()
     return {
         "nestml": importlib.metadata.version("nestml"),
         "nest-simulator": importlib.metadata.version("nest-simulator"),
+        "nest-build": f"abi {build['abi']}, mpi {build['mpi']}",
         "compiler": _compiler_version(),
     }
 
@@ -168,17 +188,27 @@ def _nest_config_text() -> tuple[str, str]:
     nest = _nest_folder()
     version = importlib.metadata.version("nest-simulator")
     original = Path(sys.executable).parent / "nest-config"
-    cflags = "-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20 -D" + BUILD_OPTIONS["cxx_abi"]
+    build = nest_build()
+    # the wheel's kernel uses the old C++ string ABI; a kernel built here, the compiler's own
+    abi = " -D" + BUILD_OPTIONS["cxx_abi"] if build["abi"] == "old" else ""
+    cflags = "-Wall -fopenmp -O2 -O3 -DNDEBUG -std=c++20" + abi
     if original.exists():
         for line in original.read_text().splitlines():
             if '"' in line and "-std=" in line and "echo" in line:
-                cflags = line.split('"')[1].strip() + " -D" + BUILD_OPTIONS["cxx_abi"]
+                cflags = line.split('"')[1].strip() + abi
+    mpi_includes, mpicxx = "", shutil.which("mpicxx")
+    if build["mpi"] and mpicxx:  # NEST's headers include mpi.h; the kernel brings the library at load time
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            flags = subprocess.run(
+                [mpicxx, "--showme:compile"], check=False, capture_output=True, text=True, timeout=30
+            )
+            mpi_includes = " " + flags.stdout.strip()
     text = f"""#!/bin/sh
 # nest-config for the NEST wheel at {nest}, written by sourced_neuron
 case "$1" in
   --prefix|--exec-prefix) echo "{nest}" ;;
   --version) echo "{version}" ;;
-  --includes) echo "-I{nest}/include/nest -I/usr/local/include -I/usr/include" ;;
+  --includes) echo "-I{nest}/include/nest{mpi_includes} -I/usr/local/include -I/usr/include" ;;
   --cflags) echo "{cflags}" ;;
   --libs) echo "" ;;
   --compiler) echo "g++" ;;

@@ -41,6 +41,7 @@ from sourced_neuron.backends import (
     check_steps,
     get_backend,
 )
+from sourced_neuron.common import mpi
 from sourced_neuron.common.arguments import as_flag, as_indices, as_names, as_probability, check_seed, whole_number
 from sourced_neuron.common.errors import InputError, UnsupportedFeatureError, did_you_mean
 from sourced_neuron.common.progress import Progress
@@ -113,7 +114,10 @@ class Network:
     def __init__(self, dt: Any = None, seed: int | None = None):
         check_seed(seed)
         self.seed = None if seed is None else int(seed)
-        self._sequence = np.random.SeedSequence(self.seed)
+        # under MPI every process draws the same network: without a seed, rank 0's fresh entropy
+        self._sequence = np.random.SeedSequence(
+            self.seed if self.seed is not None or mpi.size() == 1 else mpi.broadcast(np.random.SeedSequence().entropy)
+        )
         self._rng = np.random.default_rng(self._sequence.spawn(1)[0])
         self.dt = None if dt is None else float(as_scalar(dt, "dt", SECOND))
         if self.dt is not None and not MIN_DT <= self.dt <= MAX_DT:
