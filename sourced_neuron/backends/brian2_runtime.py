@@ -55,9 +55,10 @@ from sourced_neuron.common.progress import Progress
 from sourced_neuron.spec.parts import INPUT, METHODS, RKF45_ABSOLUTE_ERROR
 from sourced_neuron.spec.stimulus import Stimulus
 
-#: Brian2's GSL options for ``rkf45`` (docs/semantics.md). NEST's GSL loop takes as many
-#: sub-steps as the error bound needs; Brian2 stops at ``max_steps`` (100 by default), which
-#: an exponential upswing (AdEx just before a spike) can exceed.
+#: Brian2's GSL options for ``rkf45`` (docs/semantics.md), with the model's ``abs_error``
+#: (default ``RKF45_ABSOLUTE_ERROR``). NEST's GSL loop takes as many sub-steps as the error
+#: bound needs; Brian2 stops at ``max_steps`` (100 by default), which an exponential upswing
+#: (AdEx just before a spike) can exceed.
 RKF45_OPTIONS = {"absolute_error": RKF45_ABSOLUTE_ERROR, "max_steps": 100_000}
 
 TARGET_VARIABLE = "SOURCED_NEURON_BRIAN2_TARGET"
@@ -611,7 +612,9 @@ def _population(
         reset=lowered.reset,
         refractory=lowered.refractory,
         method=lowered.method,
-        method_options=RKF45_OPTIONS if lowered.method == "gsl_rkf45" else None,
+        method_options=(
+            {**RKF45_OPTIONS, "absolute_error": pop.model.numerics.abs_error} if lowered.method == "gsl_rkf45" else None
+        ),
         namespace=namespace,
         name=f"sn_{pop.name}{unique}",
         events=None if check is None else {NONFINITE_EVENT: check.condition},

@@ -299,6 +299,7 @@ def project_key(spec: NetworkSpec, device: str, options: dict) -> str:
                 lowered.reset,
                 str(lowered.refractory),
                 lowered.method,
+                pop.model.numerics.abs_error if lowered.method == "gsl_rkf45" else None,  # GSL's bound is in the code
                 sorted(pop.initial),
                 list(pop.record),
                 pop.record_every,

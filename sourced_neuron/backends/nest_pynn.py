@@ -37,7 +37,6 @@ from sourced_neuron.common import mpi
 from sourced_neuron.common.errors import InputError, UnsupportedFeatureError
 from sourced_neuron.common.progress import Progress
 from sourced_neuron.spec.model import NeuronModel
-from sourced_neuron.spec.parts import RKF45_ABSOLUTE_ERROR
 from sourced_neuron.spec.stimulus import Stimulus
 from sourced_neuron.spec.units import si_magnitude
 
@@ -94,7 +93,7 @@ def pynn_cell_type(model: NeuronModel, synapses=()):
     states = model.per_neuron_variables
     solver = {}
     if model.numerics.method == "rkf45":  # the same error control as on Brian2 (docs/semantics.md)
-        solver = {"gsl_abs_error_tol": RKF45_ABSOLUTE_ERROR, "gsl_rel_error_tol": 0.0}
+        solver = {"gsl_abs_error_tol": model.numerics.abs_error, "gsl_rel_error_tol": 0.0}
     return type(
         nest_name,
         (NativeCellType,),

@@ -32,6 +32,7 @@ from sourced_neuron.spec.parts import (
     MAX_DT,
     METHODS,
     MIN_DT,
+    RKF45_ERROR_RANGE,
     SECOND,
     SYNAPTIC_CURRENT,
     VOLT,
@@ -937,9 +938,11 @@ class ModelChecker:
             self.problem("numerics must be a mapping with 'method' and 'dt'", "numerics")
             return default
         for key in raw:
-            if key not in ("method", "dt"):
+            if key not in ("method", "dt", "abs_error"):
                 self.problem(
-                    f"unknown key {key!r} in numerics{did_you_mean(str(key), ('method', 'dt'))}", "numerics", key
+                    f"unknown key {key!r} in numerics{did_you_mean(str(key), ('method', 'dt', 'abs_error'))}",
+                    "numerics",
+                    key,
                 )
         method = raw.get("method", default.method)
         if method not in METHODS:
@@ -969,7 +972,24 @@ class ModelChecker:
             self.problem(
                 f"method {method!r} cannot integrate equations with white noise (xi); use 'euler'", "numerics", "method"
             )
-        return Numerics(method, dt)
+        abs_error = default.abs_error
+        if "abs_error" in raw:
+            value = raw["abs_error"]
+            low, high = RKF45_ERROR_RANGE
+            if method != "rkf45":
+                self.problem(
+                    f"abs_error is the error bound of method 'rkf45', not of {method!r}", "numerics", "abs_error"
+                )
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                self.problem(
+                    f"abs_error must be a number from {low:g} to {high:g} (the absolute error per sub-step of every "
+                    f"state variable, in SI units), got {value!r}",
+                    "numerics",
+                    "abs_error",
+                )
+            else:
+                abs_error = float(value)
+        return Numerics(method, dt, abs_error)
 
     def synapses(self) -> list[ReceptorPort]:
         raw = self.data.get("synapses")

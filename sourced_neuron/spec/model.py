@@ -34,6 +34,8 @@ from sourced_neuron.spec.parts import (
     MAX_DT,
     METHODS,
     MIN_DT,
+    RKF45_ABSOLUTE_ERROR,
+    RKF45_ERROR_RANGE,
     SECOND,
     VOLT,
     Bounds,
@@ -129,6 +131,8 @@ class NeuronModel:
                 for p in self.presets
             }
         data["numerics"] = {"method": self.numerics.method, "dt": self.numerics.dt.text}
+        if self.numerics.abs_error != RKF45_ABSOLUTE_ERROR:
+            data["numerics"]["abs_error"] = self.numerics.abs_error
         if self.synapses:
             values = dict(self.parameters)  # the ports' constants, as they are now (with_parameters)
             data["synapses"] = {
@@ -165,7 +169,9 @@ class NeuronModel:
                 [p.name, [[n, value(v)] for n, v in p.parameters], [[n, v.expression] for n, v in p.initial]]
                 for p in self.presets
             ],
-            "numerics": [self.numerics.method, value(self.numerics.dt)],
+            "numerics": [self.numerics.method, value(self.numerics.dt)]
+            # (the default bound keeps the hashes of models that do not give one)
+            + ([self.numerics.abs_error] if self.numerics.abs_error != RKF45_ABSOLUTE_ERROR else []),
             "synapses": [
                 [s.name, s.type, s.kernel, value(s.tau) if s.tau else None, value(s.E_rev) if s.E_rev else None]
                 for s in self.synapses
@@ -407,9 +413,15 @@ class NeuronModel:
             f"presets: {', '.join(self.preset_names)}"
         )
 
-    def with_numerics(self, method: str | None = None, dt: Any = None) -> NeuronModel:
-        """A copy with another numerical method or time step."""
+    def with_numerics(self, method: str | None = None, dt: Any = None, abs_error: float | None = None) -> NeuronModel:
+        """A copy with another numerical method, time step or ``rkf45`` error bound (``abs_error``:
+        the absolute error per sub-step of every state variable, in SI units)."""
         numerics = self.numerics
+        if abs_error is not None:
+            low, high = RKF45_ERROR_RANGE
+            if isinstance(abs_error, bool) or not isinstance(abs_error, int | float) or not low <= abs_error <= high:
+                raise InputError(f"abs_error must be a number from {low:g} to {high:g}, got {abs_error!r}")
+            numerics = replace(numerics, abs_error=float(abs_error))
         if method is not None:
             if method not in METHODS:
                 raise InputError(
@@ -421,6 +433,10 @@ class NeuronModel:
             if not MIN_DT <= float(quantity) <= MAX_DT:
                 raise UnitError(f"dt must be from 1 ns to 1 s (docs/semantics.md, 'Limits'), got {dt!r}")
             numerics = replace(numerics, dt=Value.of(quantity, dt if isinstance(dt, str) else None))
+        if numerics.method != "rkf45":  # the bound belongs to rkf45 (a model file may give it with rkf45 only)
+            if abs_error is not None:
+                raise InputError(f"abs_error is the error bound of method 'rkf45', not of {numerics.method!r}")
+            numerics = replace(numerics, abs_error=RKF45_ABSOLUTE_ERROR)
         return replace(self, numerics=numerics)
 
 

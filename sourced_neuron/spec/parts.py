@@ -27,6 +27,7 @@ __all__ = [
     "METHODS",
     "MIN_DT",
     "RKF45_ABSOLUTE_ERROR",
+    "RKF45_ERROR_RANGE",
     "SECOND",
     "SIEMENS",
     "SYNAPTIC_CURRENT",
@@ -51,6 +52,8 @@ METHODS = ("exact", "exponential_euler", "euler", "rk2", "rk4", "rkf45")
 #: error bound per step on every state variable, in SI units (Brian2's default), and no
 #: relative bound. See docs/semantics.md.
 RKF45_ABSOLUTE_ERROR = 1e-6
+#: The range of ``numerics.abs_error`` a model file may give.
+RKF45_ERROR_RANGE = (1e-15, 1e-1)
 
 #: The smallest time step (seconds), in model files and ``dt=`` arguments (docs/semantics.md,
 #: "Limits"): no neuron model needs a finer one, and below it a run of 1 s exceeds the step limit.
@@ -211,10 +214,12 @@ class Preset:
 
 @dataclass(frozen=True)
 class Numerics:
-    """The numerical method and time step every backend must honour."""
+    """The numerical method and time step every backend must honour; for ``rkf45``, the
+    absolute error bound per sub-step on every state variable (SI magnitudes)."""
 
     method: str
     dt: Value
+    abs_error: float = RKF45_ABSOLUTE_ERROR
 
 
 @dataclass(frozen=True)
