@@ -1,7 +1,8 @@
 """Benchmark: Brunel's (2000) model-A network through sn.Network vs hand-written NEST and Brian2.
 
-N = 5 * N_I neurons (80 % excitatory), LIF with delta synapses (``examples/models/brunel_lif.yaml``;
-NEST's ``iaf_psc_delta``), fixed in-degrees C_E = N_E / 10 and C_I = N_I / 10, J = 0.1 mV,
+N = 5 N_I neurons (80 % excitatory), LIF with delta synapses (``examples/models/brunel_lif.yaml``;
+NEST's ``iaf_psc_delta``), fixed in-degrees C_E = N_E / 10 and C_I = N_I / 10 (at most 1,000 and
+250: beyond N = 12,500 the network gets sparser instead of denser), J = 0.1 mV,
 inhibition g*J (g = 5), 1.5 ms delays, dt 0.1 ms, and external drive at eta = 2 times the rate
 that brings a neuron to threshold, C_E inputs of nu_ext = eta * theta / (J C_E tau_m) each:
 
@@ -53,7 +54,9 @@ G, ETA = 5.0, 2.0
 def sizes(n: int) -> dict:
     n_e = n * 4 // 5
     n_i = n - n_e
-    c_e, c_i = max(1, n_e // 10), max(1, n_i // 10)
+    # Brunel's connection probability of 0.1 up to N_E = 10,000, then in-degrees fixed at
+    # C_E = 1,000 and C_I = 250 (larger networks get sparser, as in NEST's scaling benchmarks)
+    c_e, c_i = max(1, min(n_e // 10, 1000)), max(1, min(n_i // 10, 250))
     nu_ext = ETA * THETA / (J * c_e * TAU_M) * 1e3  # Hz per external source
     return {"N_E": n_e, "N_I": n_i, "C_E": c_e, "C_I": c_i, "nu_ext": nu_ext, "synapses": n * (2 * c_e + c_i)}
 

@@ -1,7 +1,8 @@
 """Brunel's (2000) sparsely connected network, model A, in its four classic states, on any backend.
 
 N_E = 4 N_I LIF neurons with delta synapses (``examples/models/brunel_lif.yaml``, NEST's
-``iaf_psc_delta``): in-degrees C_E = N_E / 10 and C_I = N_I / 10, J = 0.1 mV, inhibitory weight
+``iaf_psc_delta``): in-degrees C_E = N_E / 10 and C_I = N_I / 10 (at most 1,000 and 250, so that
+larger networks keep Brunel's in-degrees), J = 0.1 mV, inhibitory weight
 -g J, delay 1.5 ms, dt 0.1 ms. Each neuron also receives C_E external Poisson inputs of rate
 eta nu_thr, where nu_thr = theta / (J C_E tau_m) is the rate that brings the mean input to
 threshold; they are drawn from a shared pool of N_E Poisson sources. The relative strength of
@@ -51,7 +52,8 @@ def sizes(n: int) -> dict:
     """Population sizes and in-degrees of a network of ``n`` neurons (80 % excitatory)."""
     n_e = n * 4 // 5
     n_i = n - n_e
-    return {"N_E": n_e, "N_I": n_i, "C_E": max(1, n_e // 10), "C_I": max(1, n_i // 10)}
+    # connection probability 0.1 up to N_E = 10,000, then in-degrees fixed at 1,000 and 250
+    return {"N_E": n_e, "N_I": n_i, "C_E": max(1, min(n_e // 10, 1000)), "C_I": max(1, min(n_i // 10, 250))}
 
 
 def build(n: int, g: float, eta: float, seed: int = 1, delay: str = "1.5 ms") -> sn.Network:
