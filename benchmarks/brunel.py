@@ -51,14 +51,21 @@ THETA, V_RESET, TAU_M, T_REF, J, DELAY = 20.0, 10.0, 20.0, 2.0, 0.1, 1.5  # mV, 
 G, ETA = 5.0, 2.0
 
 
-def sizes(n: int) -> dict:
+def sizes(n: int, indegree: int | None = None) -> dict:
+    """Sizes, in-degrees, J (mV) and the external rate. ``indegree`` (``--indegree``): C_E given
+    (C_I = C_E / 4), with J = 0.1 mV * 1,000 / C_E so that the mean recurrent and external input
+    stay Brunel's (the fluctuations grow as C_E shrinks)."""
     n_e = n * 4 // 5
     n_i = n - n_e
-    # Brunel's connection probability of 0.1 up to N_E = 10,000, then in-degrees fixed at
-    # C_E = 1,000 and C_I = 250 (larger networks get sparser, as in NEST's scaling benchmarks)
-    c_e, c_i = max(1, min(n_e // 10, 1000)), max(1, min(n_i // 10, 250))
-    nu_ext = ETA * THETA / (J * c_e * TAU_M) * 1e3  # Hz per external source
-    return {"N_E": n_e, "N_I": n_i, "C_E": c_e, "C_I": c_i, "nu_ext": nu_ext, "synapses": n * (2 * c_e + c_i)}
+    if indegree:
+        c_e, c_i, j = indegree, max(1, indegree // 4), J * 1000 / indegree
+    else:
+        # Brunel's connection probability of 0.1 up to N_E = 10,000, then in-degrees fixed at
+        # C_E = 1,000 and C_I = 250 (larger networks get sparser, as in NEST's scaling benchmarks)
+        c_e, c_i, j = max(1, min(n_e // 10, 1000)), max(1, min(n_i // 10, 250)), J
+    nu_ext = ETA * THETA / (j * c_e * TAU_M) * 1e3  # Hz per external source
+    synapses = n * (2 * c_e + c_i)
+    return {"N_E": n_e, "N_I": n_i, "C_E": c_e, "C_I": c_i, "J": j, "nu_ext": nu_ext, "synapses": synapses}
 
 
 def _rss_mb() -> float:
@@ -74,10 +81,10 @@ def _peak_mb() -> tuple[float, float]:
     return own, children
 
 
-def run_sn(n: int, duration: float, backend: str, seed: int) -> dict:
+def run_sn(n: int, duration: float, backend: str, seed: int, indegree: int | None) -> dict:
     import sourced_neuron as sn
 
-    s = sizes(n)
+    s = sizes(n, indegree)
     base = _rss_mb()
     started = time.perf_counter()
     net = sn.Network(seed=seed)
@@ -86,7 +93,7 @@ def run_sn(n: int, duration: float, backend: str, seed: int) -> dict:
     net.population("inh", MODEL, s["N_I"], params={"v": v0})
     net.poisson("ext", s["N_E"], rate=f"{s['nu_ext']} Hz")
     for target in ("exc", "inh"):
-        for pre, k, w in (("ext", s["C_E"], J), ("exc", s["C_E"], J), ("inh", s["C_I"], -G * J)):
+        for pre, k, w in (("ext", s["C_E"], s["J"]), ("exc", s["C_E"], s["J"]), ("inh", s["C_I"], -G * s["J"])):
             net.connect(pre, target, "fixed_indegree", indegree=k, weight=f"{w} mV", delay=f"{DELAY} ms")
     net.record("exc", "spikes")
     net.record("inh", "spikes")
@@ -97,11 +104,11 @@ def run_sn(n: int, duration: float, backend: str, seed: int) -> dict:
     return _report(total, run, len(channels), n, duration, base, s["synapses"])
 
 
-def run_nest(n: int, duration: float, drive: str, seed: int) -> dict:
+def run_nest(n: int, duration: float, drive: str, seed: int, indegree: int | None) -> dict:
     os.environ.setdefault("PYNEST_QUIET", "1")
     import nest
 
-    s = sizes(n)
+    s = sizes(n, indegree)
     base = _rss_mb()
     started = time.perf_counter()
     nest.ResetKernel()
@@ -113,8 +120,8 @@ def run_nest(n: int, duration: float, drive: str, seed: int) -> dict:
     inh = nest.Create("iaf_psc_delta", s["N_I"], params=params)
     cells = exc + inh
     cells.V_m = nest.random.uniform(0.0, THETA)
-    excitatory = {"synapse_model": "static_synapse", "weight": J, "delay": DELAY}
-    inhibitory = {"synapse_model": "static_synapse", "weight": -G * J, "delay": DELAY}
+    excitatory = {"synapse_model": "static_synapse", "weight": s["J"], "delay": DELAY}
+    inhibitory = {"synapse_model": "static_synapse", "weight": -G * s["J"], "delay": DELAY}
     if drive == "generators":
         noise = nest.Create("poisson_generator", params={"rate": s["nu_ext"] * s["C_E"]})
         nest.Connect(noise, cells, syn_spec=excitatory)  # an independent train per target
@@ -137,10 +144,10 @@ def run_nest(n: int, duration: float, drive: str, seed: int) -> dict:
     return _report(total, run, spikes, n, duration, base, s["synapses"])
 
 
-def run_brian2(n: int, duration: float, device: str, seed: int) -> dict:
+def run_brian2(n: int, duration: float, device: str, seed: int, indegree: int | None) -> dict:
     import brian2 as b2
 
-    s = sizes(n)
+    s = sizes(n, indegree)
     base = _rss_mb()
     started = time.perf_counter()
     folder = str(Path(tempfile.gettempdir()) / f"sn_brunel_{device}_{n}")
@@ -151,8 +158,8 @@ def run_brian2(n: int, duration: float, device: str, seed: int) -> dict:
         "tau_m": TAU_M * b2.ms,
         "theta": THETA * b2.mV,
         "V_reset": V_RESET * b2.mV,
-        "J": J * b2.mV,
-        "JI": -G * J * b2.mV,
+        "J": s["J"] * b2.mV,
+        "JI": -G * s["J"] * b2.mV,
     }
     cells = b2.NeuronGroup(
         n,
@@ -195,13 +202,13 @@ def _report(total: float, run: float, spikes: int, n: int, duration: float, base
     }
 
 
-def one(variant: str, n: int, duration: float, seed: int) -> dict:
+def one(variant: str, n: int, duration: float, seed: int, indegree: int | None = None) -> dict:
     kind, _, what = variant.partition(":")
     if kind == "sn":
-        return run_sn(n, duration, what, seed)
+        return run_sn(n, duration, what, seed, indegree)
     if kind == "hand":
-        return run_brian2(n, duration, what, seed)
-    return run_nest(n, duration, what or "pool", seed)
+        return run_brian2(n, duration, what, seed, indegree)
+    return run_nest(n, duration, what or "pool", seed, indegree)
 
 
 def main() -> None:
@@ -211,12 +218,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs after the first (building) one")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--indegree", type=int, help="C_E (C_I = C_E / 4), J scaled to keep J C_E")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.neurons, args.duration, args.seed)))
+        print(json.dumps(one(args.one, args.neurons, args.duration, args.seed, args.indegree)))
         return
-    s = sizes(args.neurons)
+    s = sizes(args.neurons, args.indegree)
     print(
         f"Brunel model A, N = {args.neurons:,} ({s['N_E']:,} E, {s['N_I']:,} I), C_E = {s['C_E']}, "
         f"{s['synapses']:,} synapses (with the pool), {args.duration:g} ms, {threads()} threads",
@@ -228,6 +236,7 @@ def main() -> None:
         for repeat in range(args.repeats + 1):
             command = [sys.executable, __file__, "--one", variant, "--neurons", str(args.neurons)]
             command += ["--duration", str(args.duration), "--seed", str(args.seed)]
+            command += ["--indegree", str(args.indegree)] if args.indegree else []
             started = time.perf_counter()
             out = subprocess.run(command, check=False, capture_output=True, text=True)
             wall = time.perf_counter() - started
