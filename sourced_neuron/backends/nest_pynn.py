@@ -147,7 +147,13 @@ def _quiet_pynn():
     """
     os.environ.setdefault("PYNEST_QUIET", "1")  # no banner when NEST is first imported
     with warnings.catch_warnings():
-        quiet = (r"\s*Cannot find nest-config", r"\s*Problem running cmake", r"(?s).*is deprecated", r"\s*Provided for")
+        quiet = (
+            r"\s*Cannot find nest-config",
+            r"\s*Problem running cmake",
+            r"(?s).*is deprecated",
+            r"\s*Provided for",
+            r"\s*GetLocalNodeCollection\(\) leads to",  # used as NEST documents it: each process its own nodes
+        )
         for message in quiet:
             warnings.filterwarnings("ignore", message=message, category=UserWarning)
         yield

@@ -330,6 +330,9 @@ generate_nest_target(input_path=args["input"], target_path=args["target"], insta
                      module_name=args["module"], logging_level="WARNING", codegen_opts=options)
 """
 
+#: Environment variables of MPI launchers (Open MPI, PMI, PMIx), kept from the build process.
+MPI_LAUNCHER_PREFIXES = ("OMPI_", "PMI_", "PMIX_")
+
 #: Seconds a build may take before it is stopped.
 BUILD_TIMEOUT = 3600
 
@@ -356,9 +359,12 @@ def _run_build(args: dict, log: Path) -> int:
     """Run NESTML in a process group of its own that dies with this process; returns its exit
     status. On any exception here (KeyboardInterrupt included) the group is killed first."""
     command = [sys.executable, "-c", _GUARD + _BUILD_SCRIPT, json.dumps(args), str(os.getpid())]
+    # NESTML imports NEST to read its version; under mpirun the launcher's variables would make
+    # that import join the parent's MPI job (and fail): the build runs as a process of its own
+    env = {k: v for k, v in os.environ.items() if not k.startswith(MPI_LAUNCHER_PREFIXES)}
     with open(log, "w") as output:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
     try:
         deadline = time.monotonic() + BUILD_TIMEOUT
