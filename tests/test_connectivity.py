@@ -125,3 +125,12 @@ def test_network_projections_keep_shared_values_as_one_number():
     again.population("b", "lif", 30)
     again.connect("a", "b", "fixed_indegree", indegree=5, weight="20 pA", delay="1.5 ms", receptor="exc")
     assert np.array_equal(again.spec("10 ms").projections[0].i, first.i)  # the seed fixes the network
+
+
+def test_a_sparse_projection_between_large_populations_is_not_refused_for_its_pairs():
+    """10^12 pairs at p = 1e-5: 10^7 synapses, drawn without anything per pair (the memory check
+    counts synapses, not pairs)."""
+    net = sn.Network(seed=2)
+    net.population("a", "lif", 1_000_000)
+    n = net.connect("a", "a", "fixed_probability", p=1e-5, weight="1 pA", receptor="exc")
+    assert abs(n - 1e7) < 5 * np.sqrt(1e7)

@@ -618,32 +618,34 @@ _AMP = pq.A
 _SECOND = pq.s
 
 
-#: Bytes a synapse takes from drawing to the simulator: indices, weight and delay here and in the
-#: run's description (int64 and float64), and the simulator's own copy.
+#: Bytes a synapse takes from drawing to the simulator: its int32 indices here (8), NEST's or
+#: Brian2's own copy and the copies handed to it (measured: 79 on ``nest``, 46 on ``brian2-cpp``
+#: at the peak of the whole process, docs/benchmarks.md), with room to spare.
 BYTES_PER_SYNAPSE = 96
 
 
 def _require_connection_memory(rule: str, n_pre: int, n_post: int, p: Any, indegree: Any, what: str) -> None:
-    """Refuse a connection whose synapses, or the arrays drawn to choose them, cannot fit in memory."""
+    """Refuse a connection whose synapses, or the arrays drawn to choose them, cannot fit in memory.
+
+    Drawing takes memory in proportion to the synapses (run/connectivity.py): at most 24 bytes
+    per synapse at its peak (measured in tests/test_connectivity.py), beyond the synapses' own."""
     pairs = float(n_pre) * float(n_post)
     if rule == "all_to_all":
-        synapses, drawn = pairs, 32.0 * pairs  # the index grid, raveled and masked
+        synapses = pairs
     elif rule == "fixed_probability":
         try:
-            probability = as_probability(p, "p")
+            synapses = pairs * as_probability(p, "p")
         except InputError:
             return  # refused with its reason by the rule itself
-        synapses, drawn = pairs * probability, 9.0 * pairs  # a random number and a flag per pair
     elif rule == "fixed_indegree":
         try:
             synapses = float(n_post) * whole_number(indegree, "indegree")
         except InputError:
             return
-        drawn = 16.0 * synapses
     else:
         return
     require_memory(
-        drawn + BYTES_PER_SYNAPSE * synapses,
+        (24 + BYTES_PER_SYNAPSE) * synapses,
         f"{what} ({rule}, {n_pre:,} x {n_post:,} neurons, {synapses:.3g} synapses)",
         "connect fewer neurons or with a lower probability or in-degree",
     )
