@@ -82,21 +82,17 @@ def _peak_mb() -> tuple[float, float]:
 
 
 def run_sn(n: int, duration: float, backend: str, seed: int, indegree: int | None) -> dict:
-    import sourced_neuron as sn
+    import importlib.util
 
+    # the network of examples/brunel.py (its AI state: g = 5, eta = 2), loaded only here so that
+    # the other variants do not import sourced_neuron
+    spec = importlib.util.spec_from_file_location("brunel_example", MODEL.parents[1] / "brunel.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
     s = sizes(n, indegree)
     base = _rss_mb()
     started = time.perf_counter()
-    net = sn.Network(seed=seed)
-    v0 = {"uniform": ["0 mV", f"{THETA} mV"]}
-    net.population("exc", MODEL, s["N_E"], params={"v": v0})
-    net.population("inh", MODEL, s["N_I"], params={"v": v0})
-    net.poisson("ext", s["N_E"], rate=f"{s['nu_ext']} Hz")
-    for target in ("exc", "inh"):
-        for pre, k, w in (("ext", s["C_E"], s["J"]), ("exc", s["C_E"], s["J"]), ("inh", s["C_I"], -G * s["J"])):
-            net.connect(pre, target, "fixed_indegree", indegree=k, weight=f"{w} mV", delay=f"{DELAY} ms")
-    net.record("exc", "spikes")
-    net.record("inh", "spikes")
+    net = example.build(n, G, ETA, seed, f"{DELAY} ms", indegree)
     block = net.run(f"{duration} ms", backend=backend, check_finite=False)
     total = time.perf_counter() - started
     run = float(block.annotations["run_seconds"])

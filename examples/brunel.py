@@ -48,25 +48,34 @@ THETA, TAU_M, J = 20.0, 20.0, 0.1  # mV, ms, mV
 STATES = {"SR": (3.0, 2.0), "AI": (5.0, 2.0), "SIfast": (6.0, 4.0), "SIslow": (4.5, 0.9)}  # g, eta
 
 
-def sizes(n: int) -> dict:
-    """Population sizes and in-degrees of a network of ``n`` neurons (80 % excitatory)."""
+def sizes(n: int, indegree: int | None = None) -> dict:
+    """Population sizes, in-degrees and J (mV) of a network of ``n`` neurons (80 % excitatory).
+
+    Connection probability 0.1 up to N_E = 10,000, then in-degrees fixed at 1,000 and 250.
+    ``indegree``: C_E given (C_I = C_E / 4) and J = 0.1 mV * 1,000 / C_E, so that the mean
+    recurrent and external input stay Brunel's (the fluctuations grow as C_E shrinks).
+    """
     n_e = n * 4 // 5
     n_i = n - n_e
-    # connection probability 0.1 up to N_E = 10,000, then in-degrees fixed at 1,000 and 250
-    return {"N_E": n_e, "N_I": n_i, "C_E": max(1, min(n_e // 10, 1000)), "C_I": max(1, min(n_i // 10, 250))}
+    if indegree:
+        return {"N_E": n_e, "N_I": n_i, "C_E": indegree, "C_I": max(1, indegree // 4), "J": J * 1000 / indegree}
+    return {"N_E": n_e, "N_I": n_i, "C_E": max(1, min(n_e // 10, 1000)), "C_I": max(1, min(n_i // 10, 250)), "J": J}
 
 
-def build(n: int, g: float, eta: float, seed: int = 1, delay: str = "1.5 ms") -> sn.Network:
+def build(
+    n: int, g: float, eta: float, seed: int = 1, delay: str = "1.5 ms", indegree: int | None = None
+) -> sn.Network:
     """Brunel's model A with ``n`` neurons, inhibition ``g`` and external drive ``eta``."""
-    s = sizes(n)
-    nu_ext = eta * THETA / (J * s["C_E"] * TAU_M) * 1e3  # Hz, per external source
+    s = sizes(n, indegree)
+    j = s["J"]
+    nu_ext = eta * THETA / (j * s["C_E"] * TAU_M) * 1e3  # Hz, per external source
     net = sn.Network(seed=seed)
     v0 = {"uniform": ["0 mV", f"{THETA} mV"]}
     net.population("exc", MODEL, s["N_E"], params={"v": v0})
     net.population("inh", MODEL, s["N_I"], params={"v": v0})
     net.poisson("ext", s["N_E"], rate=f"{nu_ext} Hz")
     for target in ("exc", "inh"):
-        for pre, k, w in (("ext", s["C_E"], J), ("exc", s["C_E"], J), ("inh", s["C_I"], -g * J)):
+        for pre, k, w in (("ext", s["C_E"], j), ("exc", s["C_E"], j), ("inh", s["C_I"], -g * j)):
             net.connect(pre, target, "fixed_indegree", indegree=k, weight=f"{w} mV", delay=delay)
     net.record("exc", "spikes")
     net.record("inh", "spikes")

@@ -7,6 +7,7 @@ step of both targets (docs/semantics.md) their results then agree to rounding.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -223,21 +224,13 @@ def test_two_models_match_on_brian2_and_nest():
 
 
 def brunel_network(n=400, seed=3):
-    """Brunel's (2000) model A at a small size: delta synapses, fixed in-degrees, a Poisson pool."""
-    n_e = n * 4 // 5
-    c_e, c_i = n_e // 10, (n - n_e) // 10
-    rate = 2 * 20.0 / (0.1 * c_e * 20.0) * 1e3  # eta = 2 times the threshold rate, Hz per source
-    net = sn.Network(seed=seed)
-    model = Path(__file__).parents[1] / "examples" / "models" / "brunel_lif.yaml"
-    net.population("exc", model, n_e, params={"v": {"uniform": ["0 mV", "20 mV"]}})
-    net.population("inh", model, n - n_e, params={"v": {"uniform": ["0 mV", "20 mV"]}})
-    net.poisson("ext", n_e, rate=f"{rate} Hz")
-    for target in ("exc", "inh"):
-        for pre, k, w in (("ext", c_e, "0.1 mV"), ("exc", c_e, "0.1 mV"), ("inh", c_i, "-0.5 mV")):
-            net.connect(pre, target, "fixed_indegree", indegree=k, weight=w, delay="1.5 ms")
-    net.record("exc", "spikes")
-    net.record("inh", "spikes")
-    return net
+    """Brunel's (2000) model A at a small size, in its AI state (g = 5, eta = 2): the network of
+    examples/brunel.py (delta synapses, fixed in-degrees, a Poisson pool)."""
+    path = Path(__file__).parents[1] / "examples" / "brunel.py"
+    spec = importlib.util.spec_from_file_location("brunel_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example.build(n, g=5.0, eta=2.0, seed=seed)
 
 
 @pytest.mark.nest
