@@ -16,6 +16,10 @@ process), the same connections and initial values for all (drawn once from the s
   ``hh_cond_exp_traub`` (GSL rkf45, so a different integrator; its cost is the reference).
   Both start with zero synaptic conductances, which NEST's model cannot be given, and both
   integrate with GSL's rkf45 (the library model with ``method="rkf45"``).
+- ``sn-bounds:nest``: the same on NEST with ``benchmarks/models/hh_milligates.yaml``, the
+  same model with its gates in thousandths, so that GSL bounds the error of every state as
+  NEST's model does (1e-3 mV, 1e-3 on the gates) and the two take steps of the same size;
+  ``sn:nest`` bounds the gates 1000 times more tightly.
 
 Times are the simulation's own wall time (Brian2 standalone: the compiled program's loop as
 Brian2 measures it; runtime: ``Network.run``; NEST: ``Simulate``), with code generation and
@@ -32,17 +36,24 @@ from pathlib import Path
 import numpy as np
 from harness import PAIRS, VARIANTS, main, run_brian2, set_brian2_device, threads, time_nest
 
-PAIRS = (*PAIRS, ("hand:cpp_standalone", "hand:cuda_standalone"), ("sn:brian2-cpp", "sn:brian2-cuda"))
+PAIRS = (
+    *PAIRS,
+    ("hand:cpp_standalone", "hand:cuda_standalone"),
+    ("sn:brian2-cpp", "sn:brian2-cuda"),
+    ("sn-bounds:nest", "nest-builtin"),
+)
+MILLIGATES = Path(__file__).parent / "models" / "hh_milligates.yaml"
 SEED = 2007
 PRESET = "cobahh"  # the values of the benchmark (and of the hand-written variants below)
 
 
-def network(n: int, conductances: bool = True, method: str = "exponential_euler"):
+def network(n: int, conductances: bool = True, method: str = "exponential_euler", model=None):
     """The sourced_neuron network; its spec also gives the hand-written variants their arrays.
 
     ``conductances=False``: the synaptic conductances start at 0 (NEST's ``hh_cond_exp_traub``
     does not let them be set); with ``method="rkf45"`` (GSL, as NEST's model) this is the
-    network of the comparison on NEST.
+    network of the comparison on NEST. ``model``: another model file for the cells (default
+    the library ``hh`` with the preset).
     """
     import sourced_neuron as sn
 
@@ -51,7 +62,8 @@ def network(n: int, conductances: bool = True, method: str = "exponential_euler"
     params = {"v": {"normal": ["-65 mV", "5 mV"]}}  # El + (randn*5 - 5) mV, as in Brian2's COBAHH example
     if conductances:
         params |= {"g_exc": {"normal": ["40 nS", "15 nS"]}, "g_inh": {"normal": ["200 nS", "120 nS"]}}
-    model = sn.load_model("hh").with_preset(PRESET).with_numerics(method=method)
+    model = sn.load_model(model) if model else sn.load_model("hh").with_preset(PRESET)
+    model = model.with_numerics(method=method)
     # one population (as one NeuronGroup in the hand-written network): the first 80 % excitatory
     net.population("cells", model, n, params=params)
     rng = np.random.default_rng(SEED)
@@ -125,11 +137,10 @@ def run_hand(n: int, device: str) -> tuple[float, int]:
     return seconds, int(spikes.num_spikes)
 
 
-def run_sn(n: int, backend: str) -> tuple[float, int]:
+def run_sn(n: int, backend: str, model=None) -> tuple[float, int]:
     on_nest = backend == "nest"
-    block = network(n, conductances=not on_nest, method="rkf45" if on_nest else "exponential_euler").run(
-        "1 s", backend=backend
-    )
+    net = network(n, conductances=not on_nest, method="rkf45" if on_nest else "exponential_euler", model=model)
+    block = net.run("1 s", backend=backend)
     return block.annotations["run_seconds"], int(sum(len(st) for st in block.segments[0].spiketrains))
 
 
@@ -172,5 +183,10 @@ if __name__ == "__main__":
         "COBAHH",
         VARIANTS,
         PAIRS,
-        {"sn": run_sn, "hand": run_hand, "nest-builtin": lambda n, _: run_nest_builtin(n)},
+        {
+            "sn": run_sn,
+            "sn-bounds": lambda n, backend: run_sn(n, backend, MILLIGATES),
+            "hand": run_hand,
+            "nest-builtin": lambda n, _: run_nest_builtin(n),
+        },
     )

@@ -22,6 +22,7 @@ import numpy as np
 
 import sourced_neuron as sn
 from sourced_neuron.backends.nestbuild import build_models
+from sourced_neuron.codegen.nestml import Inputs
 
 
 def simulate(nest, model_name, params, currents, current_name, library=None) -> tuple[float, int]:
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     model = sn.load_model("izhikevich")
-    module, (name,) = build_models([model])
+    # constant currents and no spikes: no input ports, as the backend generates it for such a run
+    module, (name,) = build_models([model], Inputs(current=False, receptors=()))
     import nest
 
     nest.set_verbosity("M_ERROR")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sourced_neuron as sn
-from sourced_neuron.codegen.nestml import generate, nestml_model_name, render
+from sourced_neuron.codegen.nestml import Inputs, generate, nestml_model_name, render
 
 VALID = Path(__file__).parent / "models" / "valid"
 NOISY = VALID / "noisy.yaml"
@@ -54,6 +54,35 @@ def test_rkf45_hands_the_equations_to_nestmls_gsl_solver():
     assert held in lif
     hh = render(sn.load_model("hh").with_numerics(method="rkf45"))
     assert "inline alpha_m real = " in hh and "sn_exprel(" in hh  # subexpressions become inline expressions
+
+
+def test_only_the_inputs_a_run_feeds_are_generated():
+    model = sn.load_model("lif")
+    every = render(model)
+    # the current port and the second-step current, counted in steps (no time conversion per step)
+    assert "I_ext pA <- continuous" in every and "I_stim_1 real = 0.0" in every
+    assert "if sn_steps < 2:" in every and "timestep()" not in every.split("# non-finite")[0]
+    plain = render(model, inputs=Inputs(current=False, receptors=("inh",)))
+    assert "continuous" not in plain and "I_stim_1" not in plain and "sn_steps" not in plain
+    assert "sn_I_ext real = I_stim\n" in plain
+    assert "inh <- spike" in plain and "onReceive(inh)" in plain
+    assert "exc <- spike" not in plain and "onReceive(exc)" not in plain
+    assert "I_exc real = 0.0" in plain  # the port's state stays, with its decay
+    # no inputs at all: no input block (NESTML refuses an empty one)
+    alone = render(model, inputs=Inputs(current=False, receptors=()))
+    assert "    input:" not in alone
+    # each choice is a model of its own, with its own NEST name (they can share a NEST kernel)
+    names = {nestml_model_name(model, i) for i in (Inputs(), Inputs(False), Inputs(False, ("inh",)))}
+    assert len(names) == 3
+    assert generate(model, Inputs(False)).model_name == nestml_model_name(model, Inputs(False))
+    assert f"model {nestml_model_name(model, Inputs(False))}:" in render(model, inputs=Inputs(False))
+
+
+def test_the_nonfinite_watch_is_one_test_per_step():
+    text = render(sn.load_model("adex"))
+    # x - x is 0 for finite x and NaN for inf or NaN, so one comparison covers every state
+    assert "if not ((v - v) + (w - w) + (g_exc - g_exc) + (g_inh - g_inh) == 0):" in text
+    assert "sn_nonfinite_w = not (abs(w) <= 1.7976931348623157e+308)" in text
 
 
 def test_receptor_ports_are_spike_inputs_with_onreceive_blocks():

@@ -33,6 +33,7 @@ from sourced_neuron.backends.base import (
 )
 from sourced_neuron.backends.nestbuild import BuiltModule, ToolchainError, build_models, build_paired, check_toolchain
 from sourced_neuron.codegen.brian2 import NONFINITE_TIME, nonfinite_flag
+from sourced_neuron.codegen.nestml import ALL_INPUTS, Inputs
 from sourced_neuron.common import mpi
 from sourced_neuron.common.errors import InputError, UnsupportedFeatureError
 from sourced_neuron.common.progress import Progress
@@ -53,6 +54,10 @@ CONNECT_CHUNK = 1 << 22
 #: The NESTML parameter that switches the watch for non-finite states on (targets.nestml).
 CHECK_FINITE = "sn_check_finite"
 
+#: Stimulus kinds that change over time: they reach NEST neurons through current devices, so
+#: only their populations get a model with a current port.
+VARYING = frozenset({"step", "sampled"})
+
 
 def _si(value) -> float | np.ndarray:
     return np.asarray([si_magnitude(v) for v in value]) if np.ndim(value) else si_magnitude(value)
@@ -65,14 +70,17 @@ def _install(module: BuiltModule) -> None:
         nest.Install(str(module.library.with_suffix("")))
 
 
-def pynn_cell_type(model: NeuronModel, synapses=()):
+def pynn_cell_type(model: NeuronModel, synapses=(), inputs: Inputs = ALL_INPUTS):
     """A PyNN cell type (for ``pyNN.nest``) running ``model``; call after ``sim.setup()``.
 
     Parameters and initial values are the model's, in SI units (volt, second, amp, ...), plus
     ``I_stim``, a constant injected current in amp (``I_stim_1`` is added in the second step only).
     With ``synapses`` (plastic synapse models ending on it), the neuron is co-generated with
     them and the cell type's ``synapse_models`` maps each synapse model's name to its NEST name.
-    The NEST module is compiled once and cached.
+    ``inputs`` (:class:`~sourced_neuron.codegen.nestml.Inputs`) are the input ports the neurons
+    have, default all: without the current port the cell type takes no current sources (it is
+    not ``injectable`` and has no ``I_stim_1``); it takes spikes on the receptors listed. The
+    NEST module is compiled once and cached.
 
     Raises
     ------
@@ -85,9 +93,9 @@ def pynn_cell_type(model: NeuronModel, synapses=()):
 
     paired: dict[str, str] = {}
     if synapses:
-        module, nest_name, paired = build_paired(model, synapses)
+        module, nest_name, paired = build_paired(model, synapses, inputs)
     else:
-        module, (nest_name,) = build_models([model])
+        module, (nest_name,) = build_models([model], inputs)
     _install(module)
     initial = model.initial_values()
     states = model.per_neuron_variables
@@ -103,12 +111,12 @@ def pynn_cell_type(model: NeuronModel, synapses=()):
             "default_parameters": {
                 **{k: _si(v) for k, v in model.parameter_values().items()},
                 "I_stim": 0.0,
-                "I_stim_1": 0.0,
+                **({"I_stim_1": 0.0} if inputs.current else {}),
                 **solver,
             },
             "default_initial_values": {name: _si(initial.get(name, 0.0)) for name in states},
-            "receptor_types": [port.name for port in model.synapses],
-            "injectable": True,
+            "receptor_types": [port.name for port in inputs.ports(model)],
+            "injectable": inputs.current,
             "recordable": [*states, "spikes"],
             "units": dict.fromkeys(states, "dimensionless"),
             "standard_receptor_type": False,
@@ -119,6 +127,13 @@ def pynn_cell_type(model: NeuronModel, synapses=()):
             "synapse_models": paired,
         },
     )
+
+
+def _inputs(pop: PopulationSpec, spec: NetworkSpec) -> Inputs:
+    """The input ports a population's neurons need: a current port where a stimulus varies over
+    time (it reaches them through current devices), the receptors its projections end on."""
+    used = {p.receptor for p in spec.projections if p.post == pop.name}
+    return Inputs(pop.stimulus.kind in VARYING, tuple(port.name for port in pop.model.synapses if port.name in used))
 
 
 def _receptor_index(cell_type, name: str) -> int:
@@ -260,7 +275,9 @@ class NestPyNN(Backend):
                     plastic.setdefault(projection.post, {})[projection.synapse.structure_hash()] = projection.synapse
             # every module is loaded before the first node exists (NEST refuses modules after that)
             for pop in spec.populations:
-                cell_types[pop.name] = pynn_cell_type(pop.model, tuple(plastic.get(pop.name, {}).values()))
+                cell_types[pop.name] = pynn_cell_type(
+                    pop.model, tuple(plastic.get(pop.name, {}).values()), _inputs(pop, spec)
+                )
             for pop in spec.populations:
                 population = sim.Population(pop.size, cell_types[pop.name](), label=pop.name)
                 if spec.check_finite and pop.model.state_variables:
@@ -271,7 +288,7 @@ class NestPyNN(Backend):
                 stimulus = pop.stimulus
                 if stimulus.kind == "constant":
                     population.set(I_stim=np.broadcast_to(_si(stimulus.amplitude), (pop.size,)).astype(float))
-                elif stimulus.kind in ("step", "sampled"):
+                elif stimulus.kind in VARYING:
                     first, second = _current_sources(sim, population, stimulus, spec.dt, spec.n_steps)
                     population.set(
                         I_stim=np.broadcast_to(first, (pop.size,)).astype(float),

@@ -561,40 +561,44 @@ def cache_entries() -> list[dict]:
     ]
 
 
-def build_models(models) -> tuple[BuiltModule, list[str]]:
+def build_models(models, inputs=None) -> tuple[BuiltModule, list[str]]:
     """Generate NESTML for several models and compile them into one (cached) module.
 
     Returns the module and the NEST model name of each model, in order. Models that differ
-    only in parameter values share a NEST model (values are set at run time).
+    only in parameter values share a NEST model (values are set at run time). ``inputs``
+    (:class:`sourced_neuron.codegen.nestml.Inputs`, default all) are the input ports generated.
     """
-    from sourced_neuron.codegen.nestml import generate, render
+    from sourced_neuron.codegen.nestml import ALL_INPUTS, generate, render
 
+    inputs = inputs or ALL_INPUTS
     sources, keys, names = {}, {}, []
     for model in models:
-        source = generate(model)
+        source = generate(model, inputs)
         names.append(source.model_name)
         sources.setdefault(source.model_name, source.text)
-        keys.setdefault(source.model_name, render(model, values=False, name=source.model_name))
+        keys.setdefault(source.model_name, render(model, values=False, name=source.model_name, inputs=inputs))
     return build_module(sources, keys), names
 
 
-def build_paired(model, synapses) -> tuple[BuiltModule, str, dict[str, str]]:
+def build_paired(model, synapses, inputs=None) -> tuple[BuiltModule, str, dict[str, str]]:
     """Compile ``model`` co-generated with synapse models ending on it (NESTML's neuron-synapse pairs).
 
     Each pairing gets a module of its own in which every name is unique to the pairing (the
     neuron is renamed with a hash of the synapse models), so it loads next to any other module.
     Returns the module, the NEST name of the paired neuron and the NEST name of each synapse
-    model (by its name).
+    model (by its name). ``inputs`` as in :func:`build_models`.
     """
     import hashlib
 
-    from sourced_neuron.codegen.nestml import nestml_model_name, nestml_synapse_name, render, render_synapse
+    from sourced_neuron.codegen.nestml import ALL_INPUTS, nestml_model_name, nestml_synapse_name, render, render_synapse
+
+    inputs = inputs or ALL_INPUTS
 
     synapses = sorted(synapses, key=lambda s: s.name)
     tag = hashlib.sha256(" ".join(nestml_synapse_name(s) for s in synapses).encode()).hexdigest()[:8]
-    base = f"{nestml_model_name(model)}_p{tag}"
-    sources = {base: render(model, name=base)}
-    keys = {base: render(model, values=False, name=base)}
+    base = f"{nestml_model_name(model, inputs)}_p{tag}"
+    sources = {base: render(model, name=base, inputs=inputs)}
+    keys = {base: render(model, values=False, name=base, inputs=inputs)}
     for synapse in synapses:
         sources[nestml_synapse_name(synapse)] = keys[nestml_synapse_name(synapse)] = render_synapse(synapse)
     names = [nestml_synapse_name(s) for s in synapses]

@@ -28,7 +28,7 @@ from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import INPUT
 from sourced_neuron.spec.units import si_magnitude as _si
 
-__all__ = ["FUNCTIONS", "NestmlSource", "generate", "nestml_model_name", "render"]
+__all__ = ["ALL_INPUTS", "FUNCTIONS", "Inputs", "NestmlSource", "generate", "nestml_model_name", "render"]
 
 #: Model-format function -> NESTML function (``None``: NESTML cannot express it).
 FUNCTIONS: dict[str, str | None] = {
@@ -54,6 +54,34 @@ FUNCTIONS: dict[str, str | None] = {
     "arccos": None,
     "arctan": None,
 }
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs a generated NEST model has: NEST reads each input port's ring buffer in every
+    step of every neuron, so the backend generates only those a run feeds.
+
+    Attributes
+    ----------
+    current : bool
+        The continuous port ``I_ext`` for current devices, with the parameter ``I_stim_1``
+        (docs/semantics.md, "Input timing"); without it the injected current is the constant
+        ``I_stim``.
+    receptors : tuple of str or None
+        The spike ports (the model's receptor ports) to generate, ``None`` for all of them. The
+        states a port writes stay in the model either way.
+    """
+
+    current: bool = True
+    receptors: tuple[str, ...] | None = None
+
+    def ports(self, model: NeuronModel) -> list:
+        """The model's receptor ports that are generated, in model order."""
+        return [port for port in model.synapses if self.receptors is None or port.name in self.receptors]
+
+
+#: Every input of the model: what an exported NESTML model and a PyNN cell type have.
+ALL_INPUTS = Inputs()
 
 #: Local names of the generated update block.
 DT, TIME, INPUT_SI = "sn_dt", "sn_t", "sn_I_ext"
@@ -243,14 +271,15 @@ def _store(path: Path, text: str) -> None:
         pass
 
 
-def nestml_model_name(model: NeuronModel) -> str:
-    """The NESTML/NEST model name: the model name and a short hash of the generated structure."""
-    return f"{model.name}_sn{structure_hash(model)[:10]}"
+def nestml_model_name(model: NeuronModel, inputs: Inputs = ALL_INPUTS) -> str:
+    """The NESTML/NEST model name: the model name and a short hash of the generated structure
+    (so versions with other :class:`Inputs` have names of their own)."""
+    return f"{model.name}_sn{structure_hash(model, inputs)[:10]}"
 
 
-def structure_hash(model: NeuronModel) -> str:
+def structure_hash(model: NeuronModel, inputs: Inputs = ALL_INPUTS) -> str:
     """Hash of what is compiled: the generated code without parameter and initial values."""
-    return hashlib.sha256(render(model, values=False, name="model").encode()).hexdigest()
+    return hashlib.sha256(render(model, values=False, name="model", inputs=inputs).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -286,8 +315,9 @@ def _check_supported(model: NeuronModel) -> None:
         )
 
 
-def render(model: NeuronModel, values: bool = True, name: str | None = None) -> str:
-    """The NESTML source of ``model`` (``values=False`` leaves parameter values out, for hashing)."""
+def render(model: NeuronModel, values: bool = True, name: str | None = None, inputs: Inputs = ALL_INPUTS) -> str:
+    """The NESTML source of ``model`` (``values=False`` leaves parameter values out, for hashing)
+    with the input ports of ``inputs``."""
     _check_supported(model)
     upper = [port.name.upper() for port in model.synapses]
     if len(set(upper)) != len(upper):
@@ -336,10 +366,10 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
     duration = None
     if refractory_kind in ("duration", "expression"):
         duration = printer.expression(model.refractory.expression)
-    ports = [(port.name, *_receive(printer, port, model.membrane_potential)) for port in model.synapses]
+    ports = [(port.name, *_receive(printer, port, model.membrane_potential)) for port in inputs.ports(model)]
     text = _TEMPLATES.get_template("nestml_model.nestml.j2").render(
         model=model,
-        name=name or nestml_model_name(model),
+        name=name or nestml_model_name(model, inputs),
         values=values,
         states=[(e.name, repr(float(_si(initial.get(e.name, 0.0)))), brian2_unit(e.dimension)) for e in states],
         parameters=[
@@ -368,6 +398,8 @@ def render(model: NeuronModel, values: bool = True, name: str | None = None) -> 
         reset=reset,
         functions=sorted(printer.functions_used),
         ports=ports,
+        current_port=inputs.current,
+        input_current="I_ext / 1 pA * 1e-12 + I_stim + sn_I_second" if inputs.current else "I_stim",
         # the watch for non-finite states (docs/semantics.md), switched on by parameter sn_check_finite
         watched=[(state, nonfinite_flag(state)) for state in model.state_variables],
         nonfinite_time=NONFINITE_TIME,
@@ -422,10 +454,11 @@ def _needed_subexpressions(model: NeuronModel, subexpressions: dict[str, str], h
     return _ordered(subexpressions, held, roots)
 
 
-def generate(model: NeuronModel) -> NestmlSource:
+def generate(model: NeuronModel, inputs: Inputs = ALL_INPUTS) -> NestmlSource:
     """Generated NESTML for the NEST backend, with the names it needs to set parameters and states."""
-    text = render(model)
-    return NestmlSource(text, nestml_model_name(model), model.parameter_names, model.per_neuron_variables)
+    text = render(model, inputs=inputs)
+    name = nestml_model_name(model, inputs)
+    return NestmlSource(text, name, model.parameter_names, model.per_neuron_variables)
 
 
 def export_nestml(model: NeuronModel) -> str:

@@ -845,6 +845,8 @@ class ModelChecker:
                     name,
                 )
                 continue
+            if name not in self.symbols:  # its equation was refused (a reserved name): reported there
+                continue
             init = self.value_expression(
                 value,
                 self.symbols[name],
