@@ -453,6 +453,8 @@ def build_objects(b2, spec: NetworkSpec, standalone: bool) -> Built:
         else:
             synapses = _plastic(b2, built, projection, lowered, k, unique, clock)
         synapses.connect(i=projection.i, j=projection.j)
+        if standalone:
+            _forget_connect_arrays(b2, synapses)
         if shared_weight:
             if len(projection.weights):
                 synapses.w_ = float(projection.weights[0])
@@ -513,6 +515,23 @@ def _brian2_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return types
     return (*types, IntegrationError)
+
+
+def _forget_connect_arrays(b2, synapses) -> None:
+    """Drop a standalone device's Python-side copy of the indices just given to ``connect``.
+
+    A standalone device keeps two copies of the arrays of ``connect(i=..., j=...)`` until it
+    writes the project: the static array the compiled program reads, and a cache of the values
+    for reading them back in Python, which nothing here does. Marking the cached values unknown
+    (as the device itself does for arrays whose size it cannot know) frees 8 bytes per synapse.
+    """
+    cache = getattr(b2.get_device(), "array_cache", None)
+    if cache is None:
+        return
+    for variable in list(cache):
+        owner = getattr(variable, "owner", None)
+        if variable.name in ("sources", "targets") and getattr(owner, "name", None) == synapses.name:
+            cache[variable] = None
 
 
 def _from_standalone_device(exc: BaseException) -> bool:
