@@ -28,6 +28,7 @@ import pytest
 import sourced_neuron as sn
 from sourced_neuron.backends import nestbuild
 from sourced_neuron.cli import main as cli
+from sourced_neuron.codegen.nestml import Inputs
 from sourced_neuron.common import cache
 from sourced_neuron.common.cache import CacheWarning
 from sourced_neuron.common.errors import SimulationError, StorageError
@@ -543,7 +544,9 @@ def test_a_truncated_nest_library_is_never_loaded(tmp_path):
     ``nest.Install``; this compiles lif twice in the worst case (the shared cache's, then the copy's)."""
     if _nest_reason():
         pytest.skip(_nest_reason())
-    module, _ = nestbuild.build_models([sn.load_model("lif")])  # the shared cache (warm after other tests)
+    # the module the run below uses: a constant current and no spikes need no input ports
+    # (docs/semantics.md); from the shared cache (warm after other tests)
+    module, _ = nestbuild.build_models([sn.load_model("lif")], Inputs(current=False, receptors=()))
     root = tmp_path / "cache"
     shutil.copytree(module.path, root / "nest" / module.path.name)
     copy = root / "nest" / module.path.name / module.library.name
