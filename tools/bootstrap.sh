@@ -49,8 +49,9 @@ MSG
     python="$venv/bin/python"
 fi
 
-# System packages that NESTML's generated C++ needs (the NEST backend); skipped where they are present.
-system_packages="cmake g++ make libboost-dev libltdl-dev libgsl-dev"
+# System packages that NESTML's generated C++ needs (the NEST backend) and the Java runtime of
+# jNeuroML (jLEMS runs of NeuroML exports); skipped where they are present.
+system_packages="cmake g++ make libboost-dev libltdl-dev libgsl-dev default-jre-headless"
 missing=""
 for package in $system_packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
@@ -65,5 +66,5 @@ if [ -n "$missing" ]; then
 fi
 
 "$python" -m pip install --quiet --upgrade pip
-"$python" -m pip install --quiet -e ".[test,nest,inference]"
+"$python" -m pip install --quiet -e ".[test,nest,inference,neuroml]"
 echo "environment ready: $venv ($("$python" --version 2>&1))"

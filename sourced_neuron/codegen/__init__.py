@@ -23,6 +23,7 @@ __all__ = ["REGISTRY", "export"]
 REGISTRY: dict[str, str] = {
     "brian2": "sourced_neuron.codegen.brian2:export_script",
     "nestml": "sourced_neuron.codegen.nestml:export_nestml",
+    "neuroml": "sourced_neuron.codegen.neuroml:export_neuroml",
 }
 
 
@@ -35,7 +36,8 @@ def export(model: NeuronModel | str | Path, target: str) -> str:
         A model, a library model name or a model file.
     target : str
         ``"brian2"``: a self-contained plain-Brian2 Python script; ``"nestml"``: the NESTML
-        model the NEST backend compiles.
+        model the NEST backend compiles; ``"neuroml"``: the model as a LEMS ComponentType
+        (:mod:`sourced_neuron.codegen.neuroml`; the extra ``neuroml``).
 
     Raises
     ------
