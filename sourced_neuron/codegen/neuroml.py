@@ -38,9 +38,9 @@ from sourced_neuron.spec.parts import INPUT, SECOND
 
 __all__ = ["LEMS_FUNCTIONS", "NeuroMLExport", "component_type_model", "export_neuroml", "write_neuroml"]
 
-#: Model-format function -> LEMS function (``None``: not generated, with the reason). The
-#: functions every LEMS engine (jLEMS, pyLEMS) and jNeuroML's NEURON writer know.
-LEMS_FUNCTIONS: dict[str, str | None] = {
+#: Model-format function -> LEMS function: those every LEMS engine (jLEMS, pyLEMS) knows. Other
+#: functions are refused, except the piecewise ones below.
+LEMS_FUNCTIONS: dict[str, str] = {
     "exp": "exp",
     "log": "log",
     "sqrt": "sqrt",
@@ -97,8 +97,10 @@ def _comparison(left: str, op: str, right: str) -> str:
 
 def _si_exponents(dimension) -> tuple[int, ...]:
     """LEMS order (kg, m, s, A, K, mol, cd) of a Brian2 dimension (m, kg, s, A, K, mol, cd)."""
-    d = [round(float(x)) for x in dimension._dims]
-    return (d[1], d[0], d[2], d[3], d[4], d[5], d[6])
+    m, kg, s, a, k, mol, cd = (
+        round(float(dimension.get_dimension(n))) for n in ("m", "kg", "s", "A", "K", "mol", "cd")
+    )
+    return (kg, m, s, a, k, mol, cd)
 
 
 def _dimension_name(exponents: tuple[int, ...]) -> str:
@@ -125,8 +127,8 @@ def _quantity(value, dimension) -> str:
 
 @dataclass
 class _Printer:
-    """Prints model-format expressions in LEMS syntax; collects the constants and the helper
-    variables (unit literals, ``exprel`` and friends) they need."""
+    """Prints model-format expressions (free of piecewise functions: :func:`_pieces`) in LEMS
+    syntax; collects the ``Constant`` elements of the unit literals they use."""
 
     model: NeuronModel
     constants: dict[str, tuple[str, str]]  # name -> (value, dimension name)
