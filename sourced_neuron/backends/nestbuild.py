@@ -294,8 +294,12 @@ _BUILD_SCRIPT = """
 import json, sys
 from pynestml.codegeneration.printers.constant_printer import ConstantPrinter
 from pynestml.frontend.pynestml_frontend import generate_nest_target
+import odetoolbox
 args = json.loads(sys.argv[1])
 ConstantPrinter.n_float_digits = args["float_digits"]
+# ODE-toolbox draws its dependency graph whenever the graphviz package imports (pyNeuroML
+# installs it), and fails without Graphviz's dot program: nothing here needs the drawing
+odetoolbox.PLOT_DEPENDENCY_GRAPH = False
 options = {"nest_path": args["nest_path"], "solver": args["solver"]}
 if args["pairs"]:  # synapses co-generated with their postsynaptic neuron
     options["neuron_synapse_pairs"] = [
