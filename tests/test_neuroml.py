@@ -101,3 +101,12 @@ def test_library_exports_run_on_jlems_as_on_brian2(name, tmp_path):
     early = steps < round(0.05 / export.dt)
     # jLEMS writes its recordings in single precision (a relative step of 6e-8: 4 nV at -70 mV)
     np.testing.assert_allclose(run.v[early], v[steps[early]], rtol=1.2e-7, atol=1e-12)
+
+
+def test_a_missing_neuroml_extra_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lems" else real(name, *a))
+    with pytest.raises(sn.BackendUnavailableError, match=r"sourced-neuron\[neuroml\]"):
+        sn.export("lif", "neuroml")

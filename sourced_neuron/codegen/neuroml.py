@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sourced_neuron.common.errors import UnsupportedFeatureError
+from sourced_neuron.common.errors import BackendUnavailableError, UnsupportedFeatureError
 from sourced_neuron.spec import expressions as ex
 from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import INPUT, SECOND
@@ -279,6 +279,19 @@ def _uses_conditional(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Call) and n.func.id in CONDITIONAL_FUNCTIONS for n in ast.walk(node))
 
 
+def _lems():
+    """pylems' ``lems.api``, or a clear error naming what to install."""
+    import importlib.util
+
+    if importlib.util.find_spec("lems") is None or importlib.util.find_spec("pyneuroml") is None:
+        raise BackendUnavailableError(
+            "NeuroML exports need PyLEMS and pyNeuroML: pip install 'sourced-neuron[neuroml]'"
+        )
+    import lems.api
+
+    return lems.api
+
+
 def _check(model: NeuronModel) -> None:
     if model.is_stochastic:
         raise UnsupportedFeatureError(
@@ -383,7 +396,7 @@ def component_type_model(model: NeuronModel):
     UnsupportedFeatureError
         The model uses something LEMS cannot express (named in the message).
     """
-    import lems.api as lems
+    lems = _lems()
 
     _check(model)
     printer = _Printer(model, {})
@@ -590,7 +603,8 @@ def write_neuroml(
     NeuroMLExport
         The files written and the names of the recordings a run writes.
     """
-    import lems.api as lems
+    lems = _lems()
+    _lems()
     from pyneuroml.lems import LEMSSimulation
 
     folder = Path(folder)
