@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sourced_neuron.common import progress
-from sourced_neuron.common.errors import ModelError, SourcedNeuronError
+from sourced_neuron.common.errors import InputError, ModelError, SourcedNeuronError
 
 __all__ = ["main"]
 
@@ -157,9 +157,46 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sourced_neuron.codegen import export
     from sourced_neuron.common.files import check_output, write_text
 
+    if args.to == "neuroml" and args.output:
+        return _export_neuroml(args)
+    if args.current is not None:
+        raise InputError("--current drives the simulation of a NeuroML export: use it with --to neuroml -o DIR")
     if args.output:
         check_output(args.output, "--output")
     text = export(args.model, args.to)
+    if args.output:
+        write_text(args.output, text, "--output")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _export_neuroml(args: argparse.Namespace) -> int:
+    """``export MODEL --to neuroml -o DIR``: the model's LEMS file, a network of one cell driven
+    by ``--current`` and the LEMS simulation ``LEMS_<model>.xml`` that runs it."""
+    from sourced_neuron.codegen.neuroml import write_neuroml
+    from sourced_neuron.spec.library import load_model
+    from sourced_neuron.spec.parts import AMP, SECOND
+    from sourced_neuron.spec.units import as_quantity
+
+    model = load_model(args.model)
+    current = float(as_quantity(args.current or "0 pA", "--current", AMP))
+    duration = float(as_quantity(args.duration, "--duration", SECOND))
+    export = write_neuroml(model, args.output, steps=((0.0, current),), duration=duration)
+    for path in (export.model_file, export.network_file, export.simulation_file):
+        print(f"wrote {path}")
+    print(f"run it with: pynml {export.simulation_file.name}  (jLEMS), or pylems {export.simulation_file.name}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sourced_neuron.common.files import check_output, write_text
+    from sourced_neuron.spec.neuroml import neuroml_model_text
+
+    if args.output:
+        check_output(args.output, "--output")
+    text = neuroml_model_text(args.file, args.component, dt=args.dt)
     if args.output:
         write_text(args.output, text, "--output")
         print(f"wrote {args.output}")
@@ -795,8 +832,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="print generated source of a model for a target")
     exp.add_argument("model")
     exp.add_argument("--to", required=True, help="target, e.g. brian2")
-    exp.add_argument("--output", "-o", help="write to FILE instead of standard output")
+    exp.add_argument(
+        "--output", "-o", help="write to FILE instead of standard output (--to neuroml: a folder of LEMS files)"
+    )
+    exp.add_argument("--current", help="--to neuroml: the constant current of the simulation, e.g. '200 pA'")
+    exp.add_argument("--duration", default="1 s", help="--to neuroml: the simulated time (default 1 s)")
     exp.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="turn a cell of a NeuroML file into a model file")
+    imp.add_argument("file", help="a NeuroML (.nml) or LEMS (.xml) file")
+    imp.add_argument("--component", help="the id of the cell (needed where the file has several)")
+    imp.add_argument("--dt", default="0.1 ms", help="the model's time step (forward Euler; default 0.1 ms)")
+    imp.add_argument("--output", "-o", help="write the model file to FILE instead of standard output")
+    imp.set_defaults(func=cmd_import)
 
     cmp = sub.add_parser("compare", help="run a model on several backends and print their agreement")
     cmp.add_argument("model")

@@ -31,12 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from sourced_neuron.common.errors import BackendUnavailableError, UnsupportedFeatureError
+from sourced_neuron.common.errors import UnsupportedFeatureError
+from sourced_neuron.common.neuroml import lems_api
 from sourced_neuron.spec import expressions as ex
 from sourced_neuron.spec.model import NeuronModel
 from sourced_neuron.spec.parts import INPUT, SECOND
 
-__all__ = ["LEMS_FUNCTIONS", "NeuroMLExport", "component_type_model", "export_neuroml", "write_neuroml"]
+__all__ = [
+    "LEMS_FUNCTIONS",
+    "NeuroMLExport",
+    "component_type_model",
+    "export_neuroml",
+    "write_neuroml",
+    "write_simulation",
+]
 
 #: Model-format function -> LEMS function: those every LEMS engine (jLEMS, pyLEMS) knows. Other
 #: functions are refused, except the piecewise ones below.
@@ -155,7 +163,7 @@ class _Printer:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool):
                 return "1" if node.value else "0"
-            return repr(float(node.value))
+            return repr(node.value) if isinstance(node.value, int) else repr(float(node.value))
         if isinstance(node, ast.BinOp):
             op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}[type(node.op)]
             return f"({self.visit(node.left)} {op} {self.visit(node.right)})"
@@ -279,19 +287,6 @@ def _uses_conditional(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Call) and n.func.id in CONDITIONAL_FUNCTIONS for n in ast.walk(node))
 
 
-def _lems():
-    """pylems' ``lems.api``, or a clear error naming what to install."""
-    import importlib.util
-
-    if importlib.util.find_spec("lems") is None or importlib.util.find_spec("pyneuroml") is None:
-        raise BackendUnavailableError(
-            "NeuroML exports need PyLEMS and pyNeuroML: pip install 'sourced-neuron[neuroml]'"
-        )
-    import lems.api
-
-    return lems.api
-
-
 def _check(model: NeuronModel) -> None:
     if model.is_stochastic:
         raise UnsupportedFeatureError(
@@ -396,7 +391,7 @@ def component_type_model(model: NeuronModel):
     UnsupportedFeatureError
         The model uses something LEMS cannot express (named in the message).
     """
-    lems = _lems()
+    lems = lems_api()
 
     _check(model)
     printer = _Printer(model, {})
@@ -565,7 +560,11 @@ def export_neuroml(model: NeuronModel) -> str:
 
 @dataclass(frozen=True)
 class NeuroMLExport:
-    """The files of a NeuroML/LEMS export and what they record."""
+    """The files of a NeuroML/LEMS export and what they record.
+
+    ``counted`` says whether the trace file has a spike counter column (the types this
+    library writes); otherwise spikes are in ``spike_file`` only (engines with event files).
+    """
 
     model_file: Path
     network_file: Path
@@ -574,6 +573,7 @@ class NeuroMLExport:
     spike_file: str
     duration: float
     dt: float
+    counted: bool = True
 
 
 def write_neuroml(
@@ -603,47 +603,75 @@ def write_neuroml(
     NeuroMLExport
         The files written and the names of the recordings a run writes.
     """
-    lems = _lems()
-    _lems()
-    from pyneuroml.lems import LEMSSimulation
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dt = float(model.numerics.dt.magnitude) if dt is None else float(dt)
     model_file = folder / f"{model.name}.xml"
     component_type_model(model).export_to_file(str(model_file))
+    return write_simulation(model_file, model.name, steps, duration, dt)
+
+
+def write_simulation(
+    cell_file: str | Path,
+    component: str,
+    steps: Sequence[tuple[float, float]],
+    duration: float,
+    dt: float,
+    dimensionless_input: bool = False,
+) -> NeuroMLExport:
+    """Write a network of one cell of ``cell_file`` driven by current steps, and its LEMS
+    simulation ``LEMS_<component>.xml``, beside ``cell_file``; it records ``v`` and the spikes.
+
+    Parameters
+    ----------
+    cell_file : str or Path
+        A NeuroML or LEMS file that defines ``component``: one this library wrote, or any
+        NeuroML cell (a core type such as ``iafRefCell``).
+    component : str
+        The id of the cell.
+    steps : sequence of (time, amplitude)
+        As for :func:`write_neuroml`.
+    duration, dt : float
+        Seconds.
+    dimensionless_input : bool
+        The cell takes dimensionless currents (NeuroML's ``basePointCurrentDL``, as
+        ``izhikevichCell``): the steps are ``pulseGeneratorDL`` inputs of ``amplitude`` in pA.
+    """
+    lems = lems_api()
+    from pyneuroml.lems import LEMSSimulation
+
+    cell_file = Path(cell_file)
+    folder = cell_file.parent
+    counted = cell_file.suffix == ".xml" and f'id="{component}" type="sn_' in cell_file.read_text(encoding="utf-8")
     network = lems.Model(include_includes=False)
-    net = lems.Component(f"{model.name}_network", "network")
-    net.add(lems.Component("population", "population", component=model.name, size="1"))
+    net = lems.Component(f"{component}_network", "network")
+    net.add(lems.Component("population", "population", component=component, size="1"))
     for k, (start, amplitude) in enumerate(steps):
         stop = steps[k + 1][0] if k + 1 < len(steps) else duration
         if stop <= start or amplitude == 0:
             continue
-        network.add(
-            lems.Component(
-                f"current{k}",
-                "pulseGenerator",
-                delay=f"{start!r} s",
-                duration=f"{stop - start!r} s",
-                amplitude=f"{amplitude!r} A",
-            )
-        )
+        timing = {"delay": f"{start!r} s", "duration": f"{stop - start!r} s"}
+        if dimensionless_input:
+            network.add(lems.Component(f"current{k}", "pulseGeneratorDL", **timing, amplitude=repr(amplitude * 1e12)))
+        else:
+            network.add(lems.Component(f"current{k}", "pulseGenerator", **timing, amplitude=f"{amplitude!r} A"))
         net.add(lems.Component(f"input{k}", "explicitInput", target="population[0]", input=f"current{k}"))
     network.add(net)
-    network_file = folder / f"{model.name}.net.xml"
+    network_file = folder / f"{component}.net.xml"
     network.export_to_file(str(network_file))
-    name = f"LEMS_{model.name}"
+    name = f"LEMS_{component}"
     simulation = LEMSSimulation(
-        f"sim_{model.name}", duration * 1e3, dt * 1e3, target=f"{model.name}_network", simulation_seed=1
+        f"sim_{component}", duration * 1e3, dt * 1e3, target=f"{component}_network", simulation_seed=1
     )
-    simulation.include_lems_file(model_file.name, include_included=False)
+    simulation.include_lems_file(cell_file.name, include_included=False)
     simulation.include_lems_file(network_file.name, include_included=False)
-    voltage_file, spike_file = f"{model.name}.v.dat", f"{model.name}.spikes"
+    voltage_file, spike_file = f"{component}.v.dat", f"{component}.spikes"
     simulation.create_output_file("trace", voltage_file)
     simulation.add_column_to_output_file("trace", "v", "population[0]/v")
-    simulation.add_column_to_output_file("trace", SPIKE_COUNT, f"population[0]/{SPIKE_COUNT}")
+    if counted:
+        simulation.add_column_to_output_file("trace", SPIKE_COUNT, f"population[0]/{SPIKE_COUNT}")
     simulation.create_event_output_file("spikes", spike_file, format="TIME_ID")
     simulation.add_selection_to_event_output_file("spikes", 0, "population[0]", "spike")
     simulation_file = folder / f"{name}.xml"
     simulation.save_to_file(str(simulation_file))
-    return NeuroMLExport(model_file, network_file, simulation_file, voltage_file, spike_file, duration, dt)
+    return NeuroMLExport(cell_file, network_file, simulation_file, voltage_file, spike_file, duration, dt, counted)

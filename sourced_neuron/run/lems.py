@@ -10,19 +10,16 @@ that pyNeuroML ships, unpacked once into the cache.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from sourced_neuron.codegen.neuroml import NeuroMLExport
-from sourced_neuron.common.cache import cache_root
 from sourced_neuron.common.errors import BackendUnavailableError, SimulationError
+from sourced_neuron.common.neuroml import core_types_folder, jneuroml_jar, neuroml_unavailable
 
 __all__ = ["ENGINES", "LemsRun", "core_types_folder", "engine_unavailable", "jneuroml_jar", "run_lems"]
 
@@ -54,46 +51,16 @@ class LemsRun:
     spikes: np.ndarray
 
 
-def jneuroml_jar() -> Path | None:
-    """The jNeuroML jar that pyNeuroML ships, or ``None``."""
-    spec = importlib.util.find_spec("pyneuroml")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    jars = sorted(Path(next(iter(spec.submodule_search_locations)), "lib").glob("jNeuroML-*-jar-with-dependencies.jar"))
-    return jars[-1] if jars else None
-
-
 def engine_unavailable(engine: str) -> str | None:
     """Why ``engine`` cannot run here (with what to install), or ``None``."""
     if engine not in ENGINES:
         raise BackendUnavailableError(f"unknown LEMS engine {engine!r}; engines: {', '.join(ENGINES)}")
-    if importlib.util.find_spec("pyneuroml") is None or importlib.util.find_spec("lems") is None:
-        return "pyNeuroML and PyLEMS are not installed (pip install 'sourced-neuron[neuroml]')"
-    if jneuroml_jar() is None:
-        return "pyNeuroML's jNeuroML jar was not found"
+    reason = neuroml_unavailable()
+    if reason:
+        return reason
     if engine == "jlems" and shutil.which("java") is None:
         return "jLEMS needs a Java runtime (apt-get install default-jre-headless)"
     return None
-
-
-def core_types_folder() -> Path:
-    """The NeuroML core type files (``NeuroML2CoreTypes/*.xml``), unpacked from the jNeuroML jar
-    into the cache once."""
-    jar = jneuroml_jar()
-    if jar is None:
-        raise BackendUnavailableError(engine_unavailable("pylems") or "no jNeuroML jar")
-    folder = cache_root() / "neuroml" / jar.stem / "NeuroML2CoreTypes"
-    if not (folder / "Cells.xml").exists():
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        with zipfile.ZipFile(jar) as archive:
-            for name in archive.namelist():
-                if name.startswith("NeuroML2CoreTypes/") and name.endswith(".xml"):
-                    (partial / Path(name).name).write_bytes(archive.read(name))
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
-    return folder
 
 
 def run_lems(export: NeuroMLExport, engine: str = "pylems") -> LemsRun:
@@ -129,14 +96,28 @@ def run_lems(export: NeuroMLExport, engine: str = "pylems") -> LemsRun:
             f"{engine} failed on {export.simulation_file} (exit status {done.returncode}):\n" + "\n".join(output[-20:])
         )
     data = np.loadtxt(trace, ndmin=2)
-    labels, v, count = data[:, 0], data[:, 1], data[:, 2]
+    labels, v = data[:, 0], data[:, 1]
     steps = np.rint(labels / export.dt).astype(np.int64)
-    rises = np.diff(np.concatenate([[0.0], count])) > 0
     # pyLEMS labels a row with the start of the step after which it was taken; jLEMS with its
-    # end (and writes the initial state first). The counter rises in the row of the step that
-    # produced a spike.
+    # end (and writes the initial state first).
     after = steps + 1 if engine == "pylems" else steps
     # the run's steps only (pyLEMS takes one step more, from the end time on)
     n_steps = round(export.duration / export.dt)
     keep = after <= n_steps
-    return LemsRun(engine, after[keep] * export.dt, v[keep], (after[rises & keep] - 1) * export.dt)
+    if export.counted:  # the counter rises in the row of the step that produced a spike
+        rises = np.diff(np.concatenate([[0.0], data[:, 2]])) > 0
+        spikes = (after[rises & keep] - 1) * export.dt
+    else:
+        spikes = _events(folder / export.spike_file, engine, export.dt)
+    return LemsRun(engine, after[keep] * export.dt, v[keep], spikes)
+
+
+def _events(path, engine: str, dt: float) -> np.ndarray:
+    """Spike times of an event file (``TIME_ID``), on this library's grid."""
+    if not path.exists():
+        raise SimulationError(
+            f"{engine} wrote no event file {path.name}; it records spikes of NeuroML core types only there (use jlems)"
+        )
+    data = np.loadtxt(path, ndmin=2)
+    # jLEMS stamps an event with the time at the end of the step whose start state crossed
+    return (np.rint(data[:, 0] / dt).astype(np.int64) - 1) * dt if data.size else np.zeros(0)

@@ -36,7 +36,8 @@ def load_model(name_or_path: str | Path | NeuronModel) -> NeuronModel:
     Parameters
     ----------
     name_or_path : str or path-like
-        A library model name such as ``"izhikevich"``, or the path of a YAML file.
+        A library model name such as ``"izhikevich"``, the path of a YAML file, or of a
+        NeuroML file (``.nml``) of one cell (:func:`sourced_neuron.import_neuroml`).
         A :class:`NeuronModel` is returned unchanged.
 
     Raises
@@ -58,6 +59,10 @@ def load_model(name_or_path: str | Path | NeuronModel) -> NeuronModel:
         entry = model_path(name_or_path)
         return NeuronModel.from_yaml(entry.read_text(encoding="utf-8"), source=f"models/{name_or_path}.yaml")
     path = Path(text)
+    if path.suffix == ".nml":  # a NeuroML file of one cell
+        from sourced_neuron.spec.neuroml import import_neuroml
+
+        return import_neuroml(path)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
         return NeuronModel.from_file(path)
     return NeuronModel.from_file(model_path(text))  # raises InputError with the list of library models
